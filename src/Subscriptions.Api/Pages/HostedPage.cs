@@ -1,0 +1,51 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Subscriptions.Api.Pages;
+
+/// <summary>The small self-contained HTML pages a reader sees when the flow runs without JavaScript.</summary>
+public static class HostedPage
+{
+    const string Style = """
+        body{font:1rem/1.5 system-ui,sans-serif;margin:0;padding:2rem 1rem;color:#1a1a1a;background:#fafafa}
+        main{max-width:34rem;margin:0 auto;background:#fff;padding:1.5rem 2rem;border-radius:.5rem;box-shadow:0 1px 3px #0002}
+        h1{font-size:1.5rem;margin-top:0}ul.errors{color:#8a1f11;padding-left:1.2rem}
+        """;
+
+    public static ContentHttpResult Render(string title, string bodyHtml, int statusCode = StatusCodes.Status200OK) =>
+        TypedResults.Content($"""
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>{Encode(title)}</title>
+            <style>{Style}</style>
+            </head>
+            <body>
+            <main>
+            <h1>{Encode(title)}</h1>
+            {bodyHtml}
+            </main>
+            </body>
+            </html>
+            """, "text/html; charset=utf-8", Encoding.UTF8, statusCode);
+
+    public static string Encode(string value) => HtmlEncoder.Default.Encode(value);
+}
+
+/// <summary>303 See Other: after a form POST the browser follows with a GET (the framework has no typed result for it).</summary>
+public sealed class SeeOtherHttpResult(string location) : IResult, IStatusCodeHttpResult
+{
+    public string Location { get; } = location;
+
+    public int? StatusCode => StatusCodes.Status303SeeOther;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = StatusCodes.Status303SeeOther;
+        httpContext.Response.Headers.Location = Location;
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,44 @@
+using Subscriptions.Api.Data;
+using Subscriptions.Api.Health;
+using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Signup;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Configuration: the public names of DESIGN.md, bound and validated before anything listens.
+builder.AddSubscriptionsOptions();
+
+// PostgreSQL: one NpgsqlDataSource for the process, DbUp migrations from /migrations.
+builder.AddDatabase();
+
+// Every error a caller sees is RFC 9457 problem details.
+builder.Services.AddProblemDetails();
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSignup();
+builder.Services.AddHealth();
+
+var app = builder.Build();
+
+// A bad configuration ends here with one line per problem, not a stack trace.
+if (!app.HasValidConfiguration())
+{
+    return 1;
+}
+
+// Migrate under an advisory lock; --migrate-only stops after it, for deploy pipelines.
+await app.MigrateDatabaseAsync();
+if (args.Contains("--migrate-only"))
+{
+    return 0;
+}
+
+app.UseTrustedProxies();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapHealth();
+app.MapSignup();
+
+await app.RunAsync();
+return 0;

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Subscriptions.Api.Signup;
+
+/// <summary>A signup as the caller sent it, before validation: a news site's form or a script's JSON.</summary>
+public sealed record SignupInput(
+    string? Email,
+    string? Consent,
+    string? Name,
+    string? Locale,
+    IReadOnlyList<string> Lists,
+    string? Source)
+{
+    public static readonly string[] ConsentGiven = ["on", "true", "yes", "1"];
+
+    public bool HasConsent => Consent is not null && ConsentGiven.Contains(Consent.Trim(), StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// What reading the body gave: the input plus errors about its shape (a number where text
+/// belongs, a field given twice), or a problem with the request as a whole.
+/// </summary>
+public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]> ShapeErrors, ProblemHttpResult? Problem)
+{
+    public static async Task<SignupBody> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (request.HasJsonContentType())
+            {
+                return await ReadJsonAsync(request, cancellationToken);
+            }
+
+            if (request.HasFormContentType)
+            {
+                return FromForm(await request.ReadFormAsync(cancellationToken));
+            }
+
+            return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",
+                "Send application/json or application/x-www-form-urlencoded.");
+        }
+        catch (JsonException)
+        {
+            return Fail(StatusCodes.Status400BadRequest, "Malformed JSON", "The request body is not valid JSON.");
+        }
+        catch (InvalidDataException)
+        {
+            return Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return Fail(ex.StatusCode, "Bad request", ex.Message);
+        }
+    }
+
+    static SignupBody Fail(int status, string title, string detail) =>
+        new(null, [], TypedResults.Problem(detail, statusCode: status, title: title));
+
+    static async Task<SignupBody> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        using var document = await JsonDocument.ParseAsync(request.Body,
+            new JsonDocumentOptions { MaxDepth = 8, AllowDuplicateProperties = false }, cancellationToken);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return Fail(StatusCodes.Status400BadRequest, "Malformed JSON", "The request body must be a JSON object.");
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        var input = new SignupInput(
+            Email: Text(root, "email", errors),
+            Consent: root.TryGetProperty("consent", out var consent) && consent.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? (consent.ValueKind == JsonValueKind.True ? "true" : "false")
+                : Text(root, "consent", errors),
+            Name: Text(root, "name", errors),
+            Locale: Text(root, "locale", errors),
+            Lists: TextArray(root, "lists", errors),
+            Source: Text(root, "source", errors));
+        return new(input, errors, null);
+    }
+
+    static string? Text(JsonElement root, string field, Dictionary<string, string[]> errors)
+    {
+        if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString();
+        }
+
+        errors[field] = [$"{field} must be a string."];
+        return null;
+    }
+
+    static string[] TextArray(JsonElement root, string field, Dictionary<string, string[]> errors)
+    {
+        if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return [];
+        }
+
+        if (value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+        {
+            return [.. value.EnumerateArray().Select(e => e.GetString()!)];
+        }
+
+        errors[field] = [$"{field} must be an array of list names."];
+        return [];
+    }
+
+    static SignupBody FromForm(IFormCollection form)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var input = new SignupInput(
+            Email: Single(form, "email", errors),
+            Consent: Single(form, "consent", errors),
+            Name: Single(form, "name", errors),
+            Locale: Single(form, "locale", errors),
+            Lists: [.. form["list"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!)],
+            Source: Single(form, "source", errors));
+        return new(input, errors, null);
+    }
+
+    static string? Single(IFormCollection form, string field, Dictionary<string, string[]> errors)
+    {
+        var values = form[field];
+        if (values.Count > 1)
+        {
+            errors[field] = [$"{field} was given more than once."];
+            return null;
+        }
+
+        return string.IsNullOrEmpty(values.ToString()) ? null : values.ToString();
+    }
+}

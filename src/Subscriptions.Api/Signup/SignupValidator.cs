@@ -1,0 +1,83 @@
+using System.Text.RegularExpressions;
+using FluentValidation;
+
+namespace Subscriptions.Api.Signup;
+
+public sealed partial class SignupValidator : AbstractValidator<SignupInput>
+{
+    public const int MaxNameLength = 200;
+    public const int MaxSourceLength = 2048;
+    public const int MaxLists = 20;
+
+    public SignupValidator()
+    {
+        // One message per field: the first rule that fails is the one the reader needs.
+        RuleLevelCascadeMode = CascadeMode.Stop;
+
+        RuleFor(x => x.Email)
+            .NotEmpty().WithMessage("Enter your email address.")
+            .Must(email => EmailAddress.TryNormalize(email, out _)).WithMessage("Enter a valid email address, like name@example.com.")
+            .OverridePropertyName("email");
+
+        RuleFor(x => x.HasConsent)
+            .Equal(true).WithMessage("Tick the box to agree to the terms.")
+            .OverridePropertyName("consent");
+
+        RuleFor(x => x.Name)
+            .MaximumLength(MaxNameLength).WithMessage($"Name must be at most {MaxNameLength} characters.")
+            .Must(name => !name!.Any(char.IsControl)).WithMessage("Name must not contain control characters.")
+            .When(x => x.Name is not null)
+            .OverridePropertyName("name");
+
+        RuleFor(x => x.Locale)
+            .Must(locale => LanguageTag().IsMatch(locale!)).WithMessage("Locale must be a BCP 47 language tag, like en or pt-BR.")
+            .When(x => x.Locale is not null)
+            .OverridePropertyName("locale");
+
+        RuleFor(x => x.Lists)
+            .Must(lists => lists.Count <= MaxLists).WithMessage($"Choose at most {MaxLists} lists.")
+            .Must(lists => lists.All(ListSlug().IsMatch)).WithMessage("List names are lower-case letters, digits and hyphens.")
+            .OverridePropertyName("lists");
+
+        RuleFor(x => x.Source)
+            .Must(source => IsWebAddress(source!)).WithMessage("Source must be the absolute http(s) address of the page the form is on.")
+            .When(x => x.Source is not null)
+            .OverridePropertyName("source");
+    }
+
+    public static bool IsWebAddress(string value) =>
+        value.Length <= MaxSourceLength
+        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+
+    /// <summary>Lower-cases the language, title-cases a script and upper-cases a region: en-us → en-US.</summary>
+    public static string CanonicalLocale(string tag)
+    {
+        var parts = tag.Split('-');
+        parts[0] = parts[0].ToLowerInvariant();
+        for (var i = 1; i < parts.Length; i++)
+        {
+            if (parts[i - 1].Length == 1)
+            {
+                // an extension or private-use singleton: the rest keeps its case
+                break;
+            }
+
+            parts[i] = parts[i].Length switch
+            {
+                2 => parts[i].ToUpperInvariant(),
+                4 when char.IsAsciiLetter(parts[i][0]) => char.ToUpperInvariant(parts[i][0]) + parts[i][1..].ToLowerInvariant(),
+                _ => parts[i].ToLowerInvariant(),
+            };
+        }
+
+        return string.Join('-', parts);
+    }
+
+    // RFC 5646 well-formed language tags (grandfathered tags aside), at most 35 characters.
+    [GeneratedRegex(@"^(?=.{2,35}\z)[a-zA-Z]{2,3}(-[a-zA-Z]{3}){0,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-([a-zA-Z0-9]{5,8}|[0-9][a-zA-Z0-9]{3}))*(-[0-9a-wyzA-WYZ](-[a-zA-Z0-9]{2,8})+)*(-x(-[a-zA-Z0-9]{1,8})+)?\z")]
+    private static partial Regex LanguageTag();
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,62}\z")]
+    private static partial Regex ListSlug();
+}

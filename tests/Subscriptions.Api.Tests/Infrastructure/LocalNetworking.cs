@@ -1,0 +1,43 @@
+using DotNet.Testcontainers.Builders;
+using DotNet.Testcontainers.Configurations;
+using DotNet.Testcontainers.Containers;
+
+namespace Subscriptions.Api.Tests.Infrastructure;
+
+/// <summary>
+/// On machines where Podman serves the Docker API (tests/run.sh sets TC_NETWORK_MODE and
+/// TC_PORT_BIND_IP), containers use slirp4netns and publish their ports on 127.0.0.1 only:
+/// Podman's Docker API would otherwise put them on a bridge with a private address range.
+/// With the variables unset (Docker), this does nothing.
+/// </summary>
+public static class LocalNetworking
+{
+    static readonly string? Mode = Environment.GetEnvironmentVariable("TC_NETWORK_MODE");
+    static readonly string? BindIp = Environment.GetEnvironmentVariable("TC_PORT_BIND_IP");
+
+    public static TBuilder WithLocalNetworking<TBuilder, TContainer, TConfig>(
+        this ContainerBuilder<TBuilder, TContainer, TConfig> builder)
+        where TBuilder : ContainerBuilder<TBuilder, TContainer, TConfig>
+        where TContainer : IContainer
+        where TConfig : IContainerConfiguration
+        => builder.WithCreateParameterModifier(parameters =>
+        {
+            if (parameters.HostConfig is not { } host)
+            {
+                return;
+            }
+
+            if (!string.IsNullOrEmpty(Mode))
+            {
+                host.NetworkMode = Mode;
+            }
+
+            if (!string.IsNullOrEmpty(BindIp) && host.PortBindings is { } bindings)
+            {
+                foreach (var binding in bindings.Values.SelectMany(list => list))
+                {
+                    binding.HostIP = BindIp;
+                }
+            }
+        });
+}

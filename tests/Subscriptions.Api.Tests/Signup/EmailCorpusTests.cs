@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using Subscriptions.Api.Signup;
+
+namespace Subscriptions.Api.Tests.Signup;
+
+/// <summary>
+/// The shared corpus of addresses from public validators' test suites, read from ../shared at
+/// run time (it is other projects' material and is not copied into this repository).
+/// </summary>
+public class EmailCorpusTests
+{
+    const string CorpusFile = "shared/testdata/email-addresses.tsv";
+
+    public static TheoryData<int, string, string, string> Rows()
+    {
+        var data = new TheoryData<int, string, string, string>();
+        var path = FindCorpus();
+        if (path is null)
+        {
+            data.Add(0, "", "", "corpus not found");
+            return data;
+        }
+
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (line.StartsWith('#') || line.StartsWith("address\t", StringComparison.Ordinal) || line.Length == 0)
+            {
+                continue;
+            }
+
+            var columns = line.Split('\t');
+            data.Add(lineNumber, Unescape(columns[0]), columns[1], columns[4]);
+        }
+
+        return data;
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Rows))]
+    public void Address_gets_the_verdict_the_corpus_gives(int line, string address, string verdict, string note)
+    {
+        Skip.If(line == 0, $"{CorpusFile} is not beside the repository: the corpus test cannot run here.");
+
+        var accepted = EmailAddress.TryNormalize(address, out _);
+
+        Assert.True(accepted == (verdict == "valid"),
+            $"line {line}: {Escape(address)} should be {verdict} ({note}) but was {(accepted ? "accepted" : "refused")}");
+    }
+
+    static string? FindCorpus()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, CorpusFile);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    // The corpus escapes \\ \t \n \r \xHH \uHHHH \UHHHHHHHH.
+    static string Unescape(string value)
+    {
+        var sb = new StringBuilder(value.Length);
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] != '\\' || i + 1 == value.Length)
+            {
+                sb.Append(value[i]);
+                continue;
+            }
+
+            var kind = value[++i];
+            switch (kind)
+            {
+                case '\\': sb.Append('\\'); break;
+                case 't': sb.Append('\t'); break;
+                case 'n': sb.Append('\n'); break;
+                case 'r': sb.Append('\r'); break;
+                case 'x' or 'u' or 'U':
+                    var digits = kind switch { 'x' => 2, 'u' => 4, _ => 8 };
+                    sb.Append(char.ConvertFromUtf32(int.Parse(value.AsSpan(i + 1, digits), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+                    i += digits;
+                    break;
+                default: sb.Append('\\').Append(kind); break;
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    static string Escape(string value) =>
+        string.Concat(value.Select(c => c is < ' ' or > '~' ? $"\\u{(int)c:X4}" : c.ToString()));
+}
