@@ -26,5 +26,14 @@ public sealed class PostgresServer : IAsyncDisposable
         return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
     }
 
+    public async Task DropDatabaseAsync(string connectionString)
+    {
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE {name} WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public ValueTask DisposeAsync() => _container.DisposeAsync();
 }

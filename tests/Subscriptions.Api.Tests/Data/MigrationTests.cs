@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using Dapper;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Subscriptions.Api.Data;
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Data;
+
+[Collection(ApiCollection.Name)]
+public class MigrationTests(ApiFixture fixture)
+{
+    static async Task<T> Query<T>(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        return await connection.ExecuteScalarAsync<T>(sql) ?? throw new InvalidOperationException("no value");
+    }
+
+    static async Task Migrate(string connectionString)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Migrating_twice_changes_nothing_the_second_time()
+    {
+        var database = await fixture.Postgres.CreateDatabaseAsync();
+
+        await Migrate(database);
+        var applied = await Query<long>(database, "SELECT count(*) FROM schemaversions");
+        await Migrate(database);
+
+        Assert.Equal(applied, await Query<long>(database, "SELECT count(*) FROM schemaversions"));
+        Assert.Equal(Directory.GetFiles(MigrationsFolder(), "*.sql").Length, applied);
+        Assert.Equal("News", await Query<string>(database, "SELECT name FROM lists WHERE slug = 'news'"));
+    }
+
+    [Fact]
+    public async Task Hosts_starting_together_apply_each_script_once()
+    {
+        var database = await fixture.Postgres.CreateDatabaseAsync();
+
+        // separate data sources, as separate processes would have
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Migrate(database))));
+
+        Assert.Equal(0, await Query<long>(database,
+            "SELECT count(*) FROM (SELECT scriptname FROM schemaversions GROUP BY scriptname HAVING count(*) > 1) d"));
+        Assert.Equal(1, await Query<long>(database, "SELECT count(*) FROM lists WHERE slug = 'news'"));
+    }
+
+    [Fact]
+    public async Task Migrate_only_migrates_and_exits_without_serving()
+    {
+        var database = await fixture.Postgres.CreateDatabaseAsync();
+
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync(["--migrate-only", "--urls", "http://127.0.0.1:0"],
+            new() { ["ConnectionStrings__Subscriptions"] = database });
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(1, await Query<long>(database, "SELECT count(*) FROM lists WHERE slug = 'news'"));
+    }
+
+    static string MigrationsFolder()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Subscriptions.sln")))
+            {
+                return Path.Combine(dir.FullName, "migrations");
+            }
+        }
+
+        throw new UnreachableException("the repository root is above the test binaries");
+    }
+}

@@ -1,0 +1,59 @@
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Hosting;
+
+public class ConfigurationTests
+{
+    const string SomeDatabase = "Host=127.0.0.1;Port=1;Database=none;Username=none";
+
+    [Fact]
+    public async Task A_missing_connection_string_stops_the_process_with_one_clear_line()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], []);
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal(
+            "Configuration error: ConnectionStrings__Subscriptions is not set: give it an Npgsql connection string.",
+            stderr.TrimEnd());
+    }
+
+    [Fact]
+    public async Task A_malformed_connection_string_stops_the_process_with_one_clear_line()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new() { ["ConnectionStrings__Subscriptions"] = "Hots=oops;;=" });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("Configuration error: ConnectionStrings__Subscriptions is not a valid Npgsql connection string.", stderr.TrimEnd());
+    }
+
+    [Theory]
+    [InlineData("not a url")]
+    [InlineData("/relative/path")]
+    [InlineData("ftp://news.example.com")]
+    [InlineData("https://news.example.com/?q=1")]
+    public async Task A_malformed_public_base_url_stops_the_process_with_one_clear_line(string url)
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["Subscriptions__PublicBaseUrl"] = url,
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith("Configuration error: Subscriptions__PublicBaseUrl must be an absolute http(s) URL", line);
+    }
+
+    [Fact]
+    public async Task A_malformed_trusted_proxy_stops_the_process()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["Subscriptions__TrustedProxies__0"] = "10.0.0.0/99",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("Configuration error: Subscriptions__TrustedProxies", stderr);
+    }
+}
