@@ -89,10 +89,32 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
 
         if (value.ValueKind == JsonValueKind.String)
         {
-            return value.GetString();
+            return TryGetString(value, out var text) ? text : Invalid(field, errors);
         }
 
         errors[field] = [$"{field} must be a string."];
+        return null;
+    }
+
+    // System.Text.Json validates string contents only when they are read: invalid UTF-8 and
+    // escaped lone surrogates ("\ud800") surface here, as text PostgreSQL could not store.
+    static bool TryGetString(JsonElement value, out string? text)
+    {
+        try
+        {
+            text = value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
+    }
+
+    static string? Invalid(string field, Dictionary<string, string[]> errors)
+    {
+        errors[field] = [$"{field} is not valid Unicode text."];
         return null;
     }
 
@@ -105,7 +127,19 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
 
         if (value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
         {
-            return [.. value.EnumerateArray().Select(e => e.GetString()!)];
+            var texts = new List<string>();
+            foreach (var element in value.EnumerateArray())
+            {
+                if (!TryGetString(element, out var text))
+                {
+                    Invalid(field, errors);
+                    return [];
+                }
+
+                texts.Add(text!);
+            }
+
+            return [.. texts];
         }
 
         errors[field] = [$"{field} must be an array of list names."];

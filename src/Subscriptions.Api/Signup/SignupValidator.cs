@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.RegularExpressions;
 using FluentValidation;
 
@@ -25,7 +27,7 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
 
         RuleFor(x => x.Name)
             .MaximumLength(MaxNameLength).WithMessage($"Name must be at most {MaxNameLength} characters.")
-            .Must(name => !name!.Any(char.IsControl)).WithMessage("Name must not contain control characters.")
+            .Must(name => IsPlainText(name!)).WithMessage("Name must be plain text, without control characters.")
             .When(x => x.Name is not null)
             .OverridePropertyName("name");
 
@@ -45,8 +47,26 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
             .OverridePropertyName("source");
     }
 
+    /// <summary>Well-formed UTF-16 (no lone surrogates, which PostgreSQL cannot store) without control characters.</summary>
+    public static bool IsPlainText(string value)
+    {
+        var rest = value.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var consumed) != OperationStatus.Done || Rune.IsControl(rune))
+            {
+                return false;
+            }
+
+            rest = rest[consumed..];
+        }
+
+        return true;
+    }
+
     public static bool IsWebAddress(string value) =>
         value.Length <= MaxSourceLength
+        && IsPlainText(value)
         && Uri.TryCreate(value, UriKind.Absolute, out var uri)
         && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
 
