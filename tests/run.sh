@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Tests start their PostgreSQL with Testcontainers: where a Docker
+# Runs the whole test suite. Tests start PostgreSQL and MailDev (SMTP) with Testcontainers: where a Docker
 # engine answers, it is used as is; otherwise (machines of this kind: no engine, no registry)
 # Podman is installed and started as the Docker-API engine and the images are built locally.
 set -euo pipefail
@@ -9,7 +9,8 @@ if ! docker info >/dev/null 2>&1; then
   echo "No Docker engine: provisioning Podman and local images (first run ~2 min)."
   eval "$(tests/env/start-engine.sh "${PODMAN_RUN_DIR:-/run/podman-tc}")"
   tests/env/build-postgres-image.sh
-  export PG_IMAGE=localhost/postgres:15
+  tests/env/build-maildev-image.sh
+  export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 
 dotnet test Subscriptions.sln --configuration Release "$@"

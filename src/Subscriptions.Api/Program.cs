@@ -1,6 +1,8 @@
+using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Mail;
 using Subscriptions.Api.Signup;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -17,6 +19,9 @@ builder.Services.AddProblemDetails();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSignup();
 builder.Services.AddHealth();
+
+// Double opt-in: the outbox dispatcher sends confirmation mails through SMTP (MailKit).
+builder.Services.AddConfirmationMail();
 
 var app = builder.Build();
 
@@ -39,6 +44,7 @@ app.UseStatusCodePages();
 
 app.MapHealth();
 app.MapSignup();
+app.MapConfirmation();
 
 await app.RunAsync();
 return 0;

@@ -61,11 +61,11 @@ public static class HostingExtensions
             app.Services.GetRequiredService<IStartupValidator>().Validate();
             return true;
         }
-        catch (Exception ex) when (ex is OptionsValidationException or AggregateException)
+        catch (Exception ex) when (ex is OptionsValidationException or AggregateException or InvalidOperationException)
         {
-            var failures = ex is AggregateException aggregate
-                ? aggregate.InnerExceptions.OfType<OptionsValidationException>().SelectMany(e => e.Failures)
-                : ((OptionsValidationException)ex).Failures;
+            // InvalidOperationException: a value the binder cannot convert, e.g. Smtp__Port=abc
+            var failures = (ex is AggregateException aggregate ? aggregate.InnerExceptions : [ex])
+                .SelectMany(e => e is OptionsValidationException validation ? validation.Failures : [e.Message]);
             foreach (var failure in failures)
             {
                 Console.Error.WriteLine($"Configuration error: {failure}");

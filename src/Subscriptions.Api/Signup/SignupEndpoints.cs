@@ -2,7 +2,10 @@ using System.Net;
 using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Mail;
 using Subscriptions.Api.Pages;
 
 namespace Subscriptions.Api.Signup;
@@ -39,9 +42,10 @@ public static class SignupEndpoints
         NpgsqlDataSource DataSource,
         IValidator<SignupInput> Validator,
         TimeProvider Clock,
+        IOptions<ConfirmationOptions> Confirmation,
         CancellationToken CancellationToken);
 
-    sealed record ListTarget(string Slug, string Name, string? ThankYouUrl);
+    sealed record ListTarget(string Slug, string Name, string? ThankYouUrl, string DefaultLocale);
 
     /// <remarks>
     /// The answer is the same whether the address is new, pending or already confirmed, so the
@@ -67,7 +71,7 @@ public static class SignupEndpoints
         var slugs = input.Lists.Count == 0 ? [DefaultList] : input.Lists.Distinct(StringComparer.Ordinal).ToArray();
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var lists = (await connection.QueryAsync<ListTarget>(new CommandDefinition("""
-            SELECT slug AS Slug, name AS Name, thank_you_url AS ThankYouUrl
+            SELECT slug AS Slug, name AS Name, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale
             FROM lists
             WHERE slug = ANY(@slugs)
             """, new { slugs }, cancellationToken: services.CancellationToken))).ToList();
@@ -83,27 +87,37 @@ public static class SignupEndpoints
         }
 
         EmailAddress.TryNormalize(input.Email, out var email);
+        var locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale);
         var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
         var userAgent = http.Request.Headers.UserAgent.ToString();
 
-        // One statement, so one transaction: the subscriber, a pending subscription per list with
-        // the consent evidence, and a ledger event. A confirmed subscription stays confirmed and
-        // keeps the evidence it was confirmed with; its subscriber's details stay as they were.
+        // One round trip, one transaction. The first statement upserts the subscriber and so
+        // locks its row: concurrent signups of one address queue behind it, and the second
+        // statement (a fresh snapshot) sees what they committed, which keeps the resend throttle
+        // exact. It stores a pending subscription per list with the consent evidence, the ledger
+        // event and, unless throttled, a confirmation mail with its NOTIFY. A confirmed
+        // subscription stays confirmed with the evidence it was confirmed with, and its
+        // subscriber's details stay as they were: a stranger cannot rewrite them.
         await connection.ExecuteAsync(new CommandDefinition("""
-            WITH known AS (
-                SELECT EXISTS (
-                    SELECT 1 FROM subscriptions c JOIN subscribers cs ON cs.id = c.subscriber_id
-                    WHERE cs.email = @email AND c.status = 'confirmed') AS confirmed
+            INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
+            VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
+            ON CONFLICT (email) DO UPDATE SET
+                (email_as_typed, name, locale) = (
+                    SELECT CASE WHEN c.confirmed THEN s.email_as_typed ELSE EXCLUDED.email_as_typed END,
+                           CASE WHEN c.confirmed THEN s.name ELSE EXCLUDED.name END,
+                           CASE WHEN c.confirmed THEN s.locale ELSE EXCLUDED.locale END
+                    FROM (SELECT EXISTS (SELECT 1 FROM subscriptions
+                                         WHERE subscriber_id = s.id AND status = 'confirmed') AS confirmed) AS c),
+                updated_at = EXCLUDED.updated_at;
+
+            WITH subscriber AS (
+                SELECT id FROM subscribers WHERE email = @email
             ),
-            subscriber AS (
-                INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
-                VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
-                ON CONFLICT (email) DO UPDATE SET
-                    email_as_typed = CASE WHEN (SELECT confirmed FROM known) THEN s.email_as_typed ELSE EXCLUDED.email_as_typed END,
-                    name = CASE WHEN (SELECT confirmed FROM known) THEN s.name ELSE EXCLUDED.name END,
-                    locale = CASE WHEN (SELECT confirmed FROM known) THEN s.locale ELSE EXCLUDED.locale END,
-                    updated_at = EXCLUDED.updated_at
-                RETURNING s.id
+            recent_mail AS (
+                SELECT max(o.created_at) AS last_at,
+                       count(DISTINCT o.created_at) FILTER (WHERE o.created_at > @now - interval '1 day') AS last_day
+                FROM outbox o JOIN subscriptions sub ON sub.id = o.subscription_id
+                WHERE sub.subscriber_id = (SELECT id FROM subscriber)
             ),
             subscription AS (
                 INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
@@ -121,22 +135,40 @@ public static class SignupEndpoints
                     consent_source = CASE WHEN sub.status = 'confirmed' THEN sub.consent_source ELSE EXCLUDED.consent_source END,
                     consent_text_version = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_version ELSE EXCLUDED.consent_text_version END,
                     updated_at = EXCLUDED.updated_at
-                RETURNING sub.id, sub.list_id
+                RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version
+            ),
+            recorded AS (
+                INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, consent_text_version)
+                SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version
+                FROM subscription
+            ),
+            enqueued AS (
+                INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
+                SELECT subscription.id, 'confirmation', @mailLanguage, @now, @now
+                FROM subscription, recent_mail
+                WHERE subscription.status = 'pending'
+                  AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
+                  AND recent_mail.last_day < @dailyLimit
+                  AND NOT EXISTS (SELECT 1 FROM outbox waiting
+                                  WHERE waiting.subscription_id = subscription.id
+                                    AND waiting.sent_at IS NULL AND waiting.dead_at IS NULL)
+                RETURNING id
             )
-            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, consent_text_version)
-            SELECT subscription.id, subscription.list_id, 'signup', @now, @ip::inet, @userAgent, @source, l.consent_text_version
-            FROM subscription JOIN lists l ON l.id = subscription.list_id
+            SELECT pg_notify('outbox', '') FROM (SELECT 1 FROM enqueued LIMIT 1) AS any_enqueued;
             """, new
         {
             email,
-            emailAsTyped = input.Email!.Trim(),
+            emailAsTyped = input.Email!.Trim().Normalize(),
             name = string.IsNullOrWhiteSpace(input.Name) ? null : input.Name.Trim(),
-            locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale),
+            locale,
             now = services.Clock.GetUtcNow(),
             ip = ClientAddress(http)?.ToString(), // Dapper has no IPAddress mapping; PostgreSQL casts text to inet
             userAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgentLength)],
             source,
             slugs,
+            mailLanguage = ConfirmationMail.ChooseLanguage(locale, http.Request.GetTypedHeaders().AcceptLanguage, lists.First(l => l.Slug == slugs[0]).DefaultLocale),
+            resendInterval = services.Confirmation.Value.ResendInterval,
+            dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));
 
         if (!isForm)

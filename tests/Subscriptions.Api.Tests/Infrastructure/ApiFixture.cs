@@ -3,10 +3,12 @@ using Npgsql;
 
 namespace Subscriptions.Api.Tests.Infrastructure;
 
-/// <summary>One PostgreSQL and one running service for every test of the "Api" collection.</summary>
+/// <summary>One PostgreSQL, one SMTP server and one running service for every test of the "Api" collection.</summary>
 public sealed class ApiFixture : IAsyncLifetime
 {
     public PostgresServer Postgres { get; } = new();
+
+    public MailServer Mail { get; } = new();
 
     public SubscriptionsApp App { get; private set; } = null!;
 
@@ -16,20 +18,44 @@ public sealed class ApiFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await Postgres.StartAsync();
+        await Task.WhenAll(Postgres.StartAsync(), Mail.StartAsync());
         ConnectionString = await Postgres.CreateDatabaseAsync();
-        App = new SubscriptionsApp(ConnectionString);
+        App = new SubscriptionsApp(ConnectionString, AppSettings());
         Database = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    /// <summary>The service's settings in tests: this SMTP server, and retries quick enough to watch.</summary>
+    public Dictionary<string, string?> AppSettings(int? smtpPort = null)
+    {
+        var settings = Mail.SmtpSettings(smtpPort);
+        settings["Outbox:RetryBaseDelay"] = "00:00:00.200";
+        settings["Outbox:RetryMaxDelay"] = "00:00:01";
+        settings["Outbox:PollInterval"] = "00:00:01";
+        return settings;
     }
 
     /// <summary>Empties what tests write; the migrated schema and the default list stay.</summary>
     public async Task ResetAsync()
     {
-        await using var connection = await Database.OpenConnectionAsync();
-        await connection.ExecuteAsync("""
-            TRUNCATE subscribers, subscriptions, subscription_events, outbox RESTART IDENTITY CASCADE;
-            DELETE FROM lists WHERE slug <> 'news';
-            """);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await Database.OpenConnectionAsync();
+                await connection.ExecuteAsync("""
+                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens RESTART IDENTITY CASCADE;
+                    DELETE FROM lists WHERE slug <> 'news';
+                    UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL;
+                    """);
+                break;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                // the service's mail dispatcher held a row the TRUNCATE needed: try again
+            }
+        }
+
+        await Mail.ClearAsync();
     }
 
     public async Task DisposeAsync()
@@ -37,6 +63,7 @@ public sealed class ApiFixture : IAsyncLifetime
         await App.DisposeAsync();
         await Database.DisposeAsync();
         await Postgres.DisposeAsync();
+        await Mail.DisposeAsync();
     }
 }
 

@@ -11,9 +11,11 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 public sealed class SubscriptionsApp : WebApplicationFactory<Program>
 {
     readonly Dictionary<string, string?> _settings;
+    readonly TimeProvider? _clock;
 
-    public SubscriptionsApp(string connectionString, IDictionary<string, string?>? settings = null)
+    public SubscriptionsApp(string connectionString, IDictionary<string, string?>? settings = null, TimeProvider? clock = null)
     {
+        _clock = clock;
         _settings = new(settings ?? new Dictionary<string, string?>())
         {
             ["ConnectionStrings:Subscriptions"] = connectionString,
@@ -32,6 +34,11 @@ public sealed class SubscriptionsApp : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (_clock is not null)
+        {
+            builder.ConfigureServices(services => services.AddSingleton(_clock));
         }
     }
 

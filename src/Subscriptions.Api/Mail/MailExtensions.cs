@@ -1,0 +1,36 @@
+using Subscriptions.Api.Confirmation;
+
+namespace Subscriptions.Api.Mail;
+
+public static class MailExtensions
+{
+    public static IServiceCollection AddConfirmationMail(this IServiceCollection services)
+    {
+        services.AddOptions<SmtpOptions>()
+            .BindConfiguration(SmtpOptions.Section)
+            .Validate(o => o.Port is > 0 and <= 65535, "Smtp__Port must be a TCP port (1-65535).")
+            .Validate(o => SmtpOptions.IsValidFrom(o.From), "Smtp__From must be a mailbox, e.g. \"News <news@example.com>\".")
+            .Validate(o => o.Timeout > TimeSpan.Zero, "Smtp__Timeout must be positive.")
+            .ValidateOnStart();
+
+        services.AddOptions<OutboxOptions>()
+            .BindConfiguration(OutboxOptions.Section)
+            .Validate(o => o.BatchSize is > 0 and <= 1000, "Outbox__BatchSize must be between 1 and 1000.")
+            .Validate(o => o.MaxAttempts > 0, "Outbox__MaxAttempts must be at least 1.")
+            .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
+                && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,
+                "Outbox__PollInterval, __Lease and __RetryBaseDelay must be positive, __RetryMaxDelay at least __RetryBaseDelay.")
+            .ValidateOnStart();
+
+        services.AddOptions<ConfirmationOptions>()
+            .BindConfiguration(ConfirmationOptions.Section)
+            .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Confirmation__TokenLifetime must be positive.")
+            .Validate(o => o.ResendInterval >= TimeSpan.Zero && o.DailyLimit > 0,
+                "Confirmation__ResendInterval must not be negative and Confirmation__DailyLimit must be at least 1.")
+            .ValidateOnStart();
+
+        services.AddSingleton<ConfirmationLinks>();
+        services.AddHostedService<ConfirmationMailDispatcher>();
+        return services;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using DotNet.Testcontainers.Builders;
+using DotNet.Testcontainers.Containers;
+using MimeKit;
+
+namespace Subscriptions.Api.Tests.Infrastructure;
+
+/// <summary>
+/// MailDev 2.2.1, a real SMTP server that keeps what it receives and serves it over HTTP,
+/// started by Testcontainers (the public image on Docker, the same release built locally for Podman).
+/// </summary>
+public sealed class MailServer : IAsyncDisposable
+{
+    const int SmtpPort = 1025;
+    const int ApiPort = 1080;
+    static readonly string Image = Environment.GetEnvironmentVariable("MAILDEV_IMAGE") ?? "maildev/maildev:2.2.1";
+
+    readonly IContainer _container;
+    readonly HttpClient _api = new();
+
+    /// <param name="fixedPorts">
+    /// Publish on free host ports chosen now, kept across a stop and start (fault tests);
+    /// otherwise the engine picks ports at each start.
+    /// </param>
+    public MailServer(bool fixedPorts = false)
+    {
+        var builder = new ContainerBuilder(Image)
+            .WithEnvironment("MAILDEV_SMTP_PORT", SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("MAILDEV_WEB_PORT", ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(ApiPort).ForPath("/healthz")))
+            .WithLocalNetworking();
+        builder = fixedPorts
+            ? builder.WithPortBinding(FreePort(), SmtpPort).WithPortBinding(FreePort(), ApiPort)
+            : builder.WithPortBinding(SmtpPort, assignRandomHostPort: true).WithPortBinding(ApiPort, assignRandomHostPort: true);
+        _container = builder.Build();
+    }
+
+    public int Port => _container.GetMappedPublicPort(SmtpPort);
+
+    Uri Api => new($"http://127.0.0.1:{_container.GetMappedPublicPort(ApiPort)}/");
+
+    /// <summary>Settings that point the service at this server.</summary>
+    public Dictionary<string, string?> SmtpSettings(int? port = null) => new()
+    {
+        ["Smtp:Host"] = "127.0.0.1",
+        ["Smtp:Port"] = (port ?? Port).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Smtp:Security"] = "None",
+    };
+
+    public Task StartAsync() => _container.StartAsync();
+
+    public Task StopAsync() => _container.StopAsync();
+
+    public async Task ClearAsync() => (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
+
+    public async Task<List<MimeMessage>> MessagesAsync()
+    {
+        var listed = await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? [];
+        var messages = new List<MimeMessage>();
+        foreach (var item in listed)
+        {
+            await using var source = await _api.GetStreamAsync(new Uri(Api, $"email/{item.Id}/source"));
+            messages.Add(await MimeMessage.LoadAsync(source));
+        }
+
+        return messages;
+    }
+
+    /// <summary>Waits (bounded) until at least <paramref name="count"/> messages arrived, then returns them all.</summary>
+    public async Task<List<MimeMessage>> WaitForMessagesAsync(int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var listed = await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? [];
+            if (listed.Count >= count)
+            {
+                return await MessagesAsync();
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{listed.Count} of {count} messages arrived in time");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _api.Dispose();
+        await _container.DisposeAsync();
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    sealed record Listed(string Id);
+}
