@@ -87,10 +87,10 @@ public sealed partial class ConfirmationMailDispatcher(
     async Task<TimeSpan> NextWakeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var nextDue = await connection.ExecuteScalarAsync<DateTimeOffset?>(new CommandDefinition(
+        var nextDue = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
             "SELECT min(greatest(due_at, locked_until)) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL",
             cancellationToken: cancellationToken));
-        var untilDue = nextDue is { } due ? due - clock.GetUtcNow() : _outbox.PollInterval;
+        var untilDue = nextDue is { } due ? due - clock.GetUtcNow().UtcDateTime : _outbox.PollInterval;
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, _outbox.PollInterval.TotalMilliseconds));
     }
 

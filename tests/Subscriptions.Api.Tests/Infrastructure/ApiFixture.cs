@@ -83,11 +83,17 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
 
     protected NpgsqlDataSource Database => Fixture.Database;
 
-    public Task InitializeAsync() => Fixture.ResetAsync();
+    public async Task InitializeAsync()
+    {
+        await Fixture.ResetAsync();
+        Fixture.App.Logs.Clear();
+    }
 
+    /// <summary>Whatever a test did, the service must not have logged an error doing it.</summary>
     public Task DisposeAsync()
     {
         Client.Dispose();
+        Fixture.App.AssertNoErrorsLogged();
         return Task.CompletedTask;
     }
 }

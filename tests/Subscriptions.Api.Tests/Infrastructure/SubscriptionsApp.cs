@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Subscriptions.Api.Tests.Infrastructure;
 
@@ -36,11 +38,18 @@ public sealed class SubscriptionsApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
+        // Keep what the service logs, so tests can hold it to "no errors" and read what it says.
+        builder.ConfigureLogging(logging => logging.AddFakeLogging());
         if (_clock is not null)
         {
             builder.ConfigureServices(services => services.AddSingleton(_clock));
         }
     }
+
+    public FakeLogCollector Logs => Services.GetFakeLogCollector();
+
+    public void AssertNoErrorsLogged() =>
+        Assert.Empty(Logs.GetSnapshot().Where(r => r.Level >= LogLevel.Error).Select(r => $"{r.Category}: {r.Message} {r.Exception}"));
 
     /// <summary>A plain HTTP client that does not follow redirects, so tests see the 303 itself.</summary>
     public HttpClient CreateHttpClient() =>
