@@ -30,6 +30,10 @@ public sealed partial class ConfirmationMailDispatcher(
     readonly OutboxOptions _outbox = outboxOptions.Value;
     readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
 
+    // One connection for the dispatch loop, which is its only user (SmtpClient is not thread-safe).
+    readonly SmtpClient _client = new() { Timeout = (int)smtpOptions.Value.Timeout.TotalMilliseconds };
+    DateTimeOffset _clientUsedAt;
+
     sealed record ClaimedMail(
         long OutboxId, int Attempts, long SubscriptionId, string Status, string Locale,
         string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail);
@@ -46,6 +50,18 @@ public sealed partial class ConfirmationMailDispatcher(
             return;
         }
 
+        try
+        {
+            await DispatchUntilStoppedAsync(stoppingToken);
+        }
+        finally
+        {
+            await CloseConnectionAsync();
+        }
+    }
+
+    async Task DispatchUntilStoppedAsync(CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -173,31 +189,76 @@ public sealed partial class ConfirmationMailDispatcher(
 
     async Task<List<Outcome>> DeliverAsync(List<(ClaimedMail Mail, MimeMessage Message)> toSend, CancellationToken cancellationToken)
     {
+        await RefreshConnectionAsync(cancellationToken);
         var outcomes = new List<Outcome>(toSend.Count);
-        using var client = new SmtpClient { Timeout = (int)_smtp.Timeout.TotalMilliseconds };
+        foreach (var (mail, message) in toSend)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // shutting down: hand the rest back at once rather than after the lease
+                outcomes.Add(new(mail.OutboxId, mail.Attempts, Result.Retry, null));
+                continue;
+            }
+
+            outcomes.Add(await DeliverOneAsync(_client, mail, message, cancellationToken));
+        }
+
+        _clientUsedAt = clock.GetUtcNow();
+        return outcomes;
+    }
+
+    /// <summary>
+    /// The SMTP connection outlives a batch (a connection costs a handshake, and TLS more): one
+    /// idle past <see cref="OutboxOptions.ConnectionIdleTimeout"/> is closed, one the server
+    /// dropped is found by a NOOP; either way the next send connects afresh.
+    /// </summary>
+    async Task RefreshConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (!_client.IsConnected)
+        {
+            return;
+        }
+
         try
         {
-            foreach (var (mail, message) in toSend)
+            if (clock.GetUtcNow() - _clientUsedAt < _outbox.ConnectionIdleTimeout)
             {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    // shutting down: hand the rest back at once rather than after the lease
-                    outcomes.Add(new(mail.OutboxId, mail.Attempts, Result.Retry, null));
-                    continue;
-                }
-
-                outcomes.Add(await DeliverOneAsync(client, mail, message, cancellationToken));
+                await _client.NoOpAsync(cancellationToken);
+                return;
             }
         }
-        finally
+        catch (Exception ex) when (ex is SmtpCommandException or SmtpProtocolException or IOException or SocketException
+            or TimeoutException or OperationCanceledException)
         {
-            if (client.IsConnected)
-            {
-                await client.DisconnectAsync(true, CancellationToken.None);
-            }
+            // fall through: reconnect (or, when shutting down, leave the batch to be handed back)
         }
 
-        return outcomes;
+        await _client.DisconnectAsync(false, CancellationToken.None);
+    }
+
+    /// <summary>Says QUIT if the connection still allows it, without letting a stuck server hold up shutdown.</summary>
+    async Task CloseConnectionAsync()
+    {
+        if (!_client.IsConnected)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await _client.DisconnectAsync(true, timeout.Token);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // the connection was already broken (e.g. an operation cancelled by the shutdown)
+        }
+    }
+
+    public override void Dispose()
+    {
+        _client.Dispose();
+        base.Dispose();
     }
 
     async Task<Outcome> DeliverOneAsync(SmtpClient client, ClaimedMail mail, MimeMessage message, CancellationToken cancellationToken)

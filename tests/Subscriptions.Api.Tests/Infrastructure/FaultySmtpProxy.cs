@@ -6,9 +6,9 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 
 /// <summary>
 /// Stands in front of a real SMTP server. Its first <c>refusals</c> connections are answered
-/// here: the greeting and EHLO succeed (advertising no extensions), and every RCPT TO gets
-/// <c>rcptReply</c>, as a greylisting or a full mailbox would. Later connections are piped to the real
-/// server untouched.
+/// here: the greeting and EHLO succeed (advertising no extensions), RCPT TO gets
+/// <c>rcptReply</c> (as greylisting or a full mailbox would) and then the server hangs up, so
+/// each retry needs a new connection. Later connections are piped to the real server untouched.
 /// </summary>
 public sealed class FaultySmtpProxy : IAsyncDisposable
 {
@@ -72,7 +72,7 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
                     "QUIT" => "221 2.0.0 Bye",
                     _ => "250 2.0.0 OK",
                 });
-                if (verb == "QUIT")
+                if (verb is "QUIT" or "RCPT")
                 {
                     return;
                 }
