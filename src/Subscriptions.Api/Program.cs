@@ -1,9 +1,11 @@
+using Subscriptions.Api.Admin;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Mail;
 using Subscriptions.Api.Signup;
+using Subscriptions.Api.Unsubscribe;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -22,6 +24,10 @@ builder.Services.AddHealth();
 
 // Double opt-in: the outbox dispatcher sends confirmation mails through SMTP (MailKit).
 builder.Services.AddConfirmationMail();
+builder.Services.AddUnsubscribe();
+
+// Admin API: bearer key, lists, export, erasure, stats.
+builder.Services.AddAdmin();
 
 var app = builder.Build();
 
@@ -41,10 +47,14 @@ if (args.Contains("--migrate-only"))
 app.UseTrustedProxies();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapHealth();
 app.MapSignup();
 app.MapConfirmation();
+app.MapUnsubscribe();
+app.MapAdmin();
 
 await app.RunAsync();
 return 0;

@@ -54,6 +54,7 @@ export ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development}
 export ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=subscriptions;Username=postgres"
 export Smtp__Host=127.0.0.1 Smtp__Port=$SMTP_PORT Smtp__Security=None
 export Subscriptions__PublicBaseUrl=$APP_URL
+export Admin__ApiKey=${ADMIN_API_KEY:-local-admin-key-for-this-machine-only}
 
 dotnet build "$ROOT/src/Subscriptions.Api" -c Release -v q -nologo >/dev/null
 cat <<INFO
@@ -61,6 +62,7 @@ cat <<INFO
   Service      $APP_URL   (POST /api/subscriptions, /health/ready)
   Mail web UI  http://127.0.0.1:$MAIL_UI_PORT   (SMTP on 127.0.0.1:$SMTP_PORT)
   PostgreSQL   $ConnectionStrings__Subscriptions
+  Admin key    $Admin__ApiKey   (curl -H "Authorization: Bearer \$KEY" $APP_URL/api/admin/stats)
 
 INFO
 dotnet run --project "$ROOT/src/Subscriptions.Api" -c Release --no-build --no-launch-profile -- --urls "$APP_URL" &

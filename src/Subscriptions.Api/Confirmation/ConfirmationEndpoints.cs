@@ -7,9 +7,11 @@ namespace Subscriptions.Api.Confirmation;
 
 public static class ConfirmationEndpoints
 {
+    public const string Path = "/confirm";
+
     public static IEndpointRouteBuilder MapConfirmation(this IEndpointRouteBuilder app)
     {
-        var confirm = app.MapGroup(ConfirmationLinks.ConfirmPath).WithTags("Confirmation");
+        var confirm = app.MapGroup(ConfirmationEndpoints.Path).WithTags("Confirmation");
 
         confirm.MapGet("/{token}", ShowConfirmPage)
             .WithName("ShowConfirmation")

@@ -28,6 +28,7 @@ public static class DatabaseExtensions
             dataSource.ConnectionStringBuilder.ConnectionString =
                 services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString);
         builder.Services.AddSingleton<DatabaseMigrator>();
+        builder.Services.AddSingleton<ServiceKeys>();
         return builder;
     }
 

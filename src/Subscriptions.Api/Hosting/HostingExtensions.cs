@@ -33,6 +33,7 @@ public static class HostingExtensions
                 }
             });
 
+        builder.Services.AddSingleton<PublicLinks>();
         return builder;
     }
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using MimeKit;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Hosting;
 
 namespace Subscriptions.Api.Mail;
 
@@ -17,7 +18,7 @@ namespace Subscriptions.Api.Mail;
 /// </summary>
 public sealed partial class ConfirmationMailDispatcher(
     NpgsqlDataSource dataSource,
-    ConfirmationLinks links,
+    PublicLinks links,
     IOptions<SmtpOptions> smtpOptions,
     IOptions<OutboxOptions> outboxOptions,
     IOptions<ConfirmationOptions> confirmationOptions,
@@ -173,7 +174,7 @@ public sealed partial class ConfirmationMailDispatcher(
             var (token, hash) = Token.Mint();
             tokens.Add((hash, mail.SubscriptionId));
             toSend.Add((mail, ConfirmationMail.Compose(
-                From(mail), to, mail.ListName, mail.Locale, links.Confirm(token), confirmationOptions.Value.TokenLifetime, now)));
+                From(mail), to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"), confirmationOptions.Value.TokenLifetime, now)));
         }
 
         if (toSend.Count > 0)

@@ -29,7 +29,6 @@ public static class MailExtensions
                 "Confirmation__ResendInterval must not be negative and Confirmation__DailyLimit must be at least 1.")
             .ValidateOnStart();
 
-        services.AddSingleton<ConfirmationLinks>();
         services.AddHostedService<ConfirmationMailDispatcher>();
         return services;
     }

@@ -32,7 +32,7 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
             .OverridePropertyName("name");
 
         RuleFor(x => x.Locale)
-            .Must(locale => LanguageTag().IsMatch(locale!)).WithMessage("Locale must be a BCP 47 language tag, like en or pt-BR.")
+            .Must(locale => IsLanguageTag(locale!)).WithMessage("Locale must be a BCP 47 language tag, like en or pt-BR.")
             .When(x => x.Locale is not null)
             .OverridePropertyName("locale");
 
@@ -69,6 +69,8 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
         && IsPlainText(value)
         && Uri.TryCreate(value, UriKind.Absolute, out var uri)
         && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+
+    public static bool IsLanguageTag(string value) => LanguageTag().IsMatch(value);
 
     /// <summary>Lower-cases the language, title-cases a script and upper-cases a region: en-us → en-US.</summary>
     public static string CanonicalLocale(string tag)

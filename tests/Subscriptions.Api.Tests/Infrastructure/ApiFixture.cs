@@ -31,8 +31,13 @@ public sealed class ApiFixture : IAsyncLifetime
         settings["Outbox:RetryBaseDelay"] = "00:00:00.200";
         settings["Outbox:RetryMaxDelay"] = "00:00:01";
         settings["Outbox:PollInterval"] = "00:00:01";
+        settings["Admin:ApiKey"] = AdminKey;
+        // tests of wrong keys share this service with everything else; one test checks the limit itself
+        settings["Admin:FailedAttemptsPerMinute"] = "100000";
         return settings;
     }
+
+    public const string AdminKey = "test-admin-key-0123456789";
 
     /// <summary>Empties what tests write; the migrated schema and the default list stay.</summary>
     public async Task ResetAsync()
@@ -43,7 +48,7 @@ public sealed class ApiFixture : IAsyncLifetime
             {
                 await using var connection = await Database.OpenConnectionAsync();
                 await connection.ExecuteAsync("""
-                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens RESTART IDENTITY CASCADE;
+                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures RESTART IDENTITY CASCADE;
                     DELETE FROM lists WHERE slug <> 'news';
                     UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL;
                     """);
@@ -82,6 +87,26 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
     protected HttpClient Client { get; } = fixture.App.CreateHttpClient();
 
     protected NpgsqlDataSource Database => Fixture.Database;
+
+    /// <summary>A client that sends the admin key.</summary>
+    protected HttpClient AdminClient()
+    {
+        var client = Fixture.App.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
+        return client;
+    }
+
+    protected async Task<T> Scalar<T>(string sql, object? parameters = null)
+    {
+        await using var connection = await Database.OpenConnectionAsync();
+        return (await connection.ExecuteScalarAsync<T>(sql, parameters))!;
+    }
+
+    protected async Task Execute(string sql, object? parameters = null)
+    {
+        await using var connection = await Database.OpenConnectionAsync();
+        await connection.ExecuteAsync(sql, parameters);
+    }
 
     public async Task InitializeAsync()
     {

@@ -1,21 +1,19 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
-using Subscriptions.Api.Hosting;
 
-namespace Subscriptions.Api.Confirmation;
+namespace Subscriptions.Api.Hosting;
 
 /// <summary>
-/// Absolute links for mails: under Subscriptions__PublicBaseUrl, or, when it is not set (local
+/// Absolute links to this service for mails and exports: under Subscriptions__PublicBaseUrl, or, when it is not set (local
 /// runs), under the first address the server listens on.
 /// </summary>
-public sealed class ConfirmationLinks(IOptions<SubscriptionsOptions> options, IServer server)
+public sealed class PublicLinks(IOptions<SubscriptionsOptions> options, IServer server)
 {
-    public const string ConfirmPath = "/confirm";
-
     Uri? _baseUrl;
 
-    public Uri Confirm(string token) => new($"{BaseUrl.AbsoluteUri.TrimEnd('/')}{ConfirmPath}/{token}");
+    /// <summary>An absolute URL for a path of this service (under the base URL's own path, if any).</summary>
+    public Uri Absolute(string path) => new($"{BaseUrl.AbsoluteUri.TrimEnd('/')}{path}");
 
     Uri BaseUrl => _baseUrl ??= new Uri(options.Value.PublicBaseUrl
         ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal)

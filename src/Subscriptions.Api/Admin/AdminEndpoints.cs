@@ -1,0 +1,39 @@
+using Microsoft.AspNetCore.Authentication;
+
+namespace Subscriptions.Api.Admin;
+
+public static class AdminEndpoints
+{
+    public static IServiceCollection AddAdmin(this IServiceCollection services)
+    {
+        services.AddOptions<AdminOptions>()
+            .BindConfiguration(AdminOptions.Section)
+            .Validate(o => o.AllKeys().All(k => k.Length >= AdminOptions.MinimumKeyLength),
+                $"Admin__ApiKey and Admin__ApiKeys__* must be at least {AdminOptions.MinimumKeyLength} characters: use a long random key.")
+            .Validate(o => o.FailedAttemptsPerMinute > 0, "Admin__FailedAttemptsPerMinute must be at least 1.")
+            .ValidateOnStart();
+
+        services.AddSingleton<AdminFailureLimiter>();
+        services.AddSingleton<ListInputValidator>();
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, AdminKeyHandler>(AdminKeyHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(AdminKeyHandler.Policy, policy => policy
+                .AddAuthenticationSchemes(AdminKeyHandler.SchemeName)
+                .RequireAuthenticatedUser());
+        return services;
+    }
+
+    /// <summary>Everything under /api/admin needs the admin key; the rule is set once, on the group.</summary>
+    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/api/admin")
+            .RequireAuthorization(AdminKeyHandler.Policy)
+            .WithTags("Admin")
+            .MapListAdministration()
+            .MapExport()
+            .MapErasure()
+            .MapStats();
+        return app;
+    }
+}

@@ -1,0 +1,180 @@
+using System.Buffers;
+using System.Data;
+using System.Data.Common;
+using System.Text.Json;
+using CsvHelper;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Subscriptions.Api.Unsubscribe;
+
+namespace Subscriptions.Api.Admin;
+
+/// <summary>
+/// Streams subscribers with their consent evidence straight from PostgreSQL to the response:
+/// rows are written as the reader yields them, never collected, from the one snapshot a single
+/// SELECT sees, in subscription order. A client that goes away cancels the query.
+/// </summary>
+public static class ExportEndpoint
+{
+    static readonly string[] Statuses = ["pending", "confirmed", "unsubscribed"];
+
+    static readonly string[] Header =
+    [
+        "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
+        "consent_user_agent", "consent_source", "consent_text_version", "locale", "unsubscribe_url",
+    ];
+
+    // Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP "CSV
+    // injection"): CsvHelper puts a ' in front of such text.
+    static readonly CsvWriterOptions CsvOptions = CsvWriterOptions.Default with { Injection = CsvInjection.Escape };
+
+    public sealed record ExportRow(
+        long Id, string Email, string? Name, string List, string Status, DateTime SignedUpAt, DateTime? ConfirmedAt,
+        DateTime? UnsubscribedAt, DateTime ConsentAt, string? ConsentIp, string? ConsentUserAgent, string? ConsentSource,
+        string ConsentTextVersion, string? Locale);
+
+    public static RouteGroupBuilder MapExport(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/export", Export)
+            .WithName("Export")
+            .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.");
+        return admin;
+    }
+
+    static async Task<Results<EmptyHttpResult, ValidationProblem>> Export(
+        HttpContext http, NpgsqlDataSource dataSource, UnsubscribeLinks unsubscribeLinks, TimeProvider clock,
+        string? format, string? list, string? status, DateTimeOffset? since)
+    {
+        format ??= "csv";
+        var errors = new Dictionary<string, string[]>();
+        if (format is not ("csv" or "ndjson"))
+        {
+            errors["format"] = ["format is csv or ndjson."];
+        }
+
+        if (status is not null && !Statuses.Contains(status))
+        {
+            errors["status"] = ["status is pending, confirmed or unsubscribed."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var cancellationToken = http.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT sub.id AS Id, s.email_as_typed AS Email, s.name AS Name, l.slug AS List, sub.status AS Status,
+                   sub.created_at AS SignedUpAt, sub.confirmed_at AS ConfirmedAt, sub.unsubscribed_at AS UnsubscribedAt,
+                   sub.consent_at AS ConsentAt, host(sub.consent_ip) AS ConsentIp, sub.consent_user_agent AS ConsentUserAgent,
+                   sub.consent_source AS ConsentSource, sub.consent_text_version AS ConsentTextVersion, s.locale AS Locale
+            FROM subscriptions sub
+            JOIN subscribers s ON s.id = sub.subscriber_id
+            JOIN lists l ON l.id = sub.list_id
+            WHERE ($1::text IS NULL OR l.slug = $1)
+              AND ($2::text IS NULL OR sub.status = $2)
+              AND ($3::timestamptz IS NULL OR sub.updated_at >= $3)
+            ORDER BY sub.id
+            """, connection)
+        {
+            // the export runs as long as the client keeps reading; a departed client cancels it
+            CommandTimeout = 0,
+            Parameters =
+            {
+                new() { Value = (object?)list ?? DBNull.Value },
+                new() { Value = (object?)status ?? DBNull.Value },
+                new() { Value = since is { } s ? s.ToUniversalTime() : DBNull.Value },
+            },
+        };
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
+
+        var extension = format == "csv" ? "csv" : "ndjson";
+        http.Response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
+        http.Response.Headers.ContentDisposition =
+            $"attachment; filename=\"subscribers-{clock.GetUtcNow():yyyy-MM-dd}.{extension}\"";
+
+        var rows = ReadAsync(reader, cancellationToken);
+        if (format == "csv")
+        {
+            await WriteCsvAsync(http.Response.Body, rows, unsubscribeLinks, cancellationToken);
+        }
+        else
+        {
+            await WriteNdjsonAsync(http.Response.BodyWriter, rows, unsubscribeLinks, cancellationToken);
+        }
+
+        return TypedResults.Empty;
+    }
+
+    static async IAsyncEnumerable<ExportRow> ReadAsync(DbDataReader reader, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var parse = reader.GetRowParser<ExportRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return parse(reader);
+        }
+    }
+
+    static async Task WriteCsvAsync(Stream body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks links, CancellationToken cancellationToken)
+    {
+        await using var csv = CsvWriter.Create(body, CsvOptions, leaveOpen: true);
+        csv.WriteHeader(Header);
+        await foreach (var row in rows)
+        {
+            csv.WriteField(row.Email);
+            csv.WriteField(row.Name);
+            csv.WriteField(row.List);
+            csv.WriteField(row.Status);
+            csv.WriteField(Timestamp(row.SignedUpAt));
+            csv.WriteField(Timestamp(row.ConfirmedAt));
+            csv.WriteField(Timestamp(row.UnsubscribedAt));
+            csv.WriteField(Timestamp(row.ConsentAt));
+            csv.WriteField(row.ConsentIp);
+            csv.WriteField(row.ConsentUserAgent);
+            csv.WriteField(row.ConsentSource);
+            csv.WriteField(row.ConsentTextVersion);
+            csv.WriteField(row.Locale);
+            csv.WriteField((await links.UrlAsync(row.Id, cancellationToken)).AbsoluteUri);
+            await csv.EndRecordAsync(cancellationToken);
+        }
+
+        await csv.FlushAsync(cancellationToken);
+    }
+
+    static async Task WriteNdjsonAsync(System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks links, CancellationToken cancellationToken)
+    {
+        await using var json = new Utf8JsonWriter(body);
+        await foreach (var row in rows)
+        {
+            json.WriteStartObject();
+            json.WriteString("email", row.Email);
+            json.WriteString("name", row.Name);
+            json.WriteString("list", row.List);
+            json.WriteString("status", row.Status);
+            json.WriteString("signed_up_at", Timestamp(row.SignedUpAt));
+            json.WriteString("confirmed_at", Timestamp(row.ConfirmedAt));
+            json.WriteString("unsubscribed_at", Timestamp(row.UnsubscribedAt));
+            json.WriteString("consent_at", Timestamp(row.ConsentAt));
+            json.WriteString("consent_ip", row.ConsentIp);
+            json.WriteString("consent_user_agent", row.ConsentUserAgent);
+            json.WriteString("consent_source", row.ConsentSource);
+            json.WriteString("consent_text_version", row.ConsentTextVersion);
+            json.WriteString("locale", row.Locale);
+            json.WriteString("unsubscribe_url", (await links.UrlAsync(row.Id, cancellationToken)).AbsoluteUri);
+            json.WriteEndObject();
+            json.Flush();
+            json.Reset();
+            body.Write("\n"u8);
+            if (body.UnflushedBytes > 64 * 1024)
+            {
+                await body.FlushAsync(cancellationToken);
+            }
+        }
+
+        await body.FlushAsync(cancellationToken);
+    }
+
+    static string? Timestamp(DateTime? utc) => utc?.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,220 @@
+using Dapper;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Subscriptions.Api.Signup;
+
+namespace Subscriptions.Api.Admin;
+
+public static class ListEndpoints
+{
+    // Properties rather than a positional record: Dapper matches constructors by the column's
+    // declared type, and Npgsql declares text[] as System.Array.
+    public sealed record ListDetails
+    {
+        public required string Slug { get; init; }
+        public required string Name { get; init; }
+        public string? SenderName { get; init; }
+        public string? SenderEmail { get; init; }
+        public string? ThankYouUrl { get; init; }
+        public string? ConfirmedUrl { get; init; }
+        public string? ErrorUrl { get; init; }
+        public string[] AllowedOrigins { get; init; } = [];
+        public required string ConsentText { get; init; }
+        public required string ConsentTextVersion { get; init; }
+        public required string DefaultLocale { get; init; }
+    }
+
+    /// <summary>What an editor sends to create (slug required) or replace (slug from the route) a list.</summary>
+    public sealed record ListInput(
+        string? Slug, string? Name, string? SenderName, string? SenderEmail,
+        string? ThankYouUrl, string? ConfirmedUrl, string? ErrorUrl, string[]? AllowedOrigins,
+        string? ConsentText, string? ConsentTextVersion, string? DefaultLocale);
+
+    public static RouteGroupBuilder MapListAdministration(this RouteGroupBuilder admin)
+    {
+        var lists = admin.MapGroup("/lists");
+        lists.MapGet("/", GetLists).WithName("GetLists").WithSummary("All lists.");
+        lists.MapGet("/{slug}", GetList).WithName("GetList").WithSummary("One list.");
+        lists.MapPost("/", CreateList).WithName("CreateList").WithSummary("Creates a list; 409 if the slug is taken.");
+        lists.MapPut("/{slug}", UpdateList).WithName("UpdateList").WithSummary("Replaces a list's settings; its slug stays.");
+        return admin;
+    }
+
+    const string Columns = """
+        slug AS Slug, name AS Name, sender_name AS SenderName, sender_email AS SenderEmail,
+        thank_you_url AS ThankYouUrl, confirmed_url AS ConfirmedUrl, error_url AS ErrorUrl,
+        allowed_origins AS AllowedOrigins, consent_text AS ConsentText,
+        consent_text_version AS ConsentTextVersion, default_locale AS DefaultLocale
+        """;
+
+    static async Task<Ok<List<ListDetails>>> GetLists(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var lists = await connection.QueryAsync<ListDetails>(new CommandDefinition(
+            $"SELECT {Columns} FROM lists ORDER BY slug", cancellationToken: cancellationToken));
+        return TypedResults.Ok(lists.ToList());
+    }
+
+    static async Task<Results<Ok<ListDetails>, NotFound>> GetList(string slug, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var list = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition(
+            $"SELECT {Columns} FROM lists WHERE slug = @slug", new { slug }, cancellationToken: cancellationToken));
+        return list is null ? TypedResults.NotFound() : TypedResults.Ok(list);
+    }
+
+    static async Task<Results<Created<ListDetails>, ValidationProblem, ProblemHttpResult>> CreateList(
+        ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var validation = await validator.ValidateAsync(input, o => o.IncludeRuleSets("default", ListInputValidator.Creating), cancellationToken);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.ToDictionary());
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var created = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition($"""
+            INSERT INTO lists (slug, name, sender_name, sender_email, thank_you_url, confirmed_url, error_url,
+                               allowed_origins, consent_text, consent_text_version, default_locale)
+            VALUES (@Slug, @Name, @SenderName, @SenderEmail, @ThankYouUrl, @ConfirmedUrl, @ErrorUrl,
+                    @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale)
+            ON CONFLICT (slug) DO NOTHING
+            RETURNING {Columns}
+            """, Normalized(input), cancellationToken: cancellationToken));
+
+        return created is null
+            ? TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists")
+            : TypedResults.Created($"/api/admin/lists/{created.Slug}", created);
+    }
+
+    static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
+        string slug, ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var validation = await validator.ValidateAsync(input with { Slug = slug }, cancellationToken);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.ToDictionary());
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var current = await connection.QuerySingleOrDefaultAsync<(string Text, string Version)?>(new CommandDefinition(
+            "SELECT consent_text, consent_text_version FROM lists WHERE slug = @slug FOR UPDATE",
+            new { slug }, transaction, cancellationToken: cancellationToken));
+        if (current is not { } consent)
+        {
+            return TypedResults.NotFound();
+        }
+
+        // Consent evidence points at a text version: the text may only change with its version.
+        if (consent.Text != input.ConsentText && consent.Version == input.ConsentTextVersion!.Trim())
+        {
+            return TypedResults.Problem("The consent text changed but its version did not: give the new text a new consentTextVersion.",
+                statusCode: StatusCodes.Status409Conflict, title: "Consent text version unchanged");
+        }
+
+        var updated = await connection.QuerySingleAsync<ListDetails>(new CommandDefinition($"""
+            UPDATE lists SET name = @Name, sender_name = @SenderName, sender_email = @SenderEmail,
+                thank_you_url = @ThankYouUrl, confirmed_url = @ConfirmedUrl, error_url = @ErrorUrl,
+                allowed_origins = @AllowedOrigins, consent_text = @ConsentText,
+                consent_text_version = @ConsentTextVersion, default_locale = @DefaultLocale, updated_at = now()
+            WHERE slug = @Slug
+            RETURNING {Columns}
+            """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(updated);
+    }
+
+    static object Normalized(ListInput input) => new
+    {
+        input.Slug,
+        Name = input.Name!.Trim(),
+        SenderName = Blank(input.SenderName),
+        SenderEmail = Blank(input.SenderEmail),
+        ThankYouUrl = Blank(input.ThankYouUrl),
+        ConfirmedUrl = Blank(input.ConfirmedUrl),
+        ErrorUrl = Blank(input.ErrorUrl),
+        AllowedOrigins = (input.AllowedOrigins ?? []).Select(o => o.TrimEnd('/').ToLowerInvariant()).Distinct().ToArray(),
+        input.ConsentText,
+        ConsentTextVersion = input.ConsentTextVersion!.Trim(),
+        DefaultLocale = input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale),
+    };
+
+    static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}
+
+public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInput>
+{
+    public const string Creating = "creating";
+    const int MaxUrlLength = 2048;
+
+    public ListInputValidator()
+    {
+        RuleLevelCascadeMode = CascadeMode.Stop;
+
+        RuleSet(Creating, () => RuleFor(x => x.Slug)
+            .NotEmpty().WithMessage("Give the list a slug.")
+            .Matches("^[a-z0-9][a-z0-9-]{0,62}$").WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
+            .OverridePropertyName("slug"));
+
+        RuleFor(x => x.Name)
+            .NotEmpty().WithMessage("Give the list a name.")
+            .MaximumLength(200).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The name is plain text of at most 200 characters.")
+            .OverridePropertyName("name");
+
+        RuleFor(x => x.SenderName)
+            .MaximumLength(200).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The sender name is plain text of at most 200 characters.")
+            .When(x => !string.IsNullOrWhiteSpace(x.SenderName))
+            .OverridePropertyName("senderName");
+
+        RuleFor(x => x.SenderEmail)
+            .Must(v => EmailAddress.TryNormalize(v, out _)).WithMessage("The sender must be a valid address.")
+            .When(x => !string.IsNullOrWhiteSpace(x.SenderEmail))
+            .OverridePropertyName("senderEmail");
+
+        RuleFor(x => x.ThankYouUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+            .When(x => !string.IsNullOrWhiteSpace(x.ThankYouUrl)).OverridePropertyName("thankYouUrl");
+        RuleFor(x => x.ConfirmedUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+            .When(x => !string.IsNullOrWhiteSpace(x.ConfirmedUrl)).OverridePropertyName("confirmedUrl");
+        RuleFor(x => x.ErrorUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+            .When(x => !string.IsNullOrWhiteSpace(x.ErrorUrl)).OverridePropertyName("errorUrl");
+
+        RuleFor(x => x.AllowedOrigins)
+            .Must(o => o!.Length <= 50).WithMessage("At most 50 allowed origins.")
+            .Must(o => o!.All(IsOrigin)).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
+            .When(x => x.AllowedOrigins is not null)
+            .OverridePropertyName("allowedOrigins");
+
+        RuleFor(x => x.ConsentText)
+            .NotEmpty().WithMessage("Give the consent text the signup form shows.")
+            .MaximumLength(2000).WithMessage("The consent text is at most 2000 characters.")
+            .OverridePropertyName("consentText");
+
+        RuleFor(x => x.ConsentTextVersion)
+            .NotEmpty().WithMessage("Give the consent text a version.")
+            .MaximumLength(50).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The version is plain text of at most 50 characters.")
+            .OverridePropertyName("consentTextVersion");
+
+        RuleFor(x => x.DefaultLocale)
+            .Must(l => SignupValidator.IsLanguageTag(l!))
+            .WithMessage("The default locale is a BCP 47 tag, like en or de-CH.")
+            .When(x => x.DefaultLocale is not null)
+            .OverridePropertyName("defaultLocale");
+    }
+
+    const string RedirectMessage = "Redirect URLs are absolute https URLs (http only for localhost).";
+
+    /// <summary>Absolute https URL (http for localhost), so 303s only ever go where an editor said.</summary>
+    public static bool IsRedirectTarget(string value) =>
+        value.Length <= MaxUrlLength
+        && SignupValidator.IsPlainText(value)
+        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+        && string.IsNullOrEmpty(uri.UserInfo);
+
+    public static bool IsOrigin(string value) =>
+        IsRedirectTarget(value)
+        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && uri.AbsolutePath == "/" && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment);
+}

@@ -1,0 +1,97 @@
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Subscriptions.Api.Pages;
+
+namespace Subscriptions.Api.Unsubscribe;
+
+public static class UnsubscribeEndpoints
+{
+    public static IServiceCollection AddUnsubscribe(this IServiceCollection services) =>
+        services.AddSingleton<UnsubscribeLinks>();
+
+    public static IEndpointRouteBuilder MapUnsubscribe(this IEndpointRouteBuilder app)
+    {
+        var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).WithTags("Unsubscribe");
+
+        unsubscribe.MapGet("/{token}", ShowUnsubscribePage)
+            .WithName("ShowUnsubscribe")
+            .WithSummary("A page with one Unsubscribe button; changes nothing.");
+
+        // Also the RFC 8058 one-click target: mail clients POST "List-Unsubscribe=One-Click".
+        unsubscribe.MapPost("/{token}", Unsubscribe)
+            .WithName("Unsubscribe")
+            .WithSummary("Unsubscribes (the page's button, or an RFC 8058 one-click POST). The same answer every time.")
+            .DisableAntiforgery();
+
+        return app;
+    }
+
+    public sealed record Unsubscribed(string Status);
+
+    static async Task<ContentHttpResult> ShowUnsubscribePage(
+        string token, UnsubscribeLinks links, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
+        {
+            return UnknownLink();
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var listName = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
+            SELECT l.name FROM subscriptions sub JOIN lists l ON l.id = sub.list_id WHERE sub.id = @subscriptionId
+            """, new { subscriptionId }, cancellationToken: cancellationToken));
+        var what = listName is null ? "this newsletter" : $"“{listName}”";
+        return HostedPage.Render("Unsubscribe", $"""
+            <p>Press the button to stop receiving {HostedPage.Encode(what)}.</p>
+            <form method="post">
+            <button type="submit" autofocus>Unsubscribe</button>
+            </form>
+            """);
+    }
+
+    /// <remarks>
+    /// Idempotent: an unsubscribed, or erased, subscription gets the same answer as an active one.
+    /// Unsent confirmation mail is cancelled and unused confirmation links stop working, so
+    /// coming back takes a new signup and a new double opt-in.
+    /// </remarks>
+    static async Task<Results<ContentHttpResult, Ok<Unsubscribed>, ProblemHttpResult>> Unsubscribe(
+        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json");
+        if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
+        {
+            return wantsJson
+                ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown link")
+                : UnknownLink();
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            WITH changed AS (
+                UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = @now, updated_at = @now
+                WHERE id = @subscriptionId AND status <> 'unsubscribed'
+                RETURNING id, list_id
+            ),
+            spent AS (
+                UPDATE tokens SET used_at = @now
+                WHERE subscription_id IN (SELECT id FROM changed) AND used_at IS NULL
+            ),
+            cancelled AS (
+                UPDATE outbox SET dead_at = @now, last_error = 'not sent: unsubscribed'
+                WHERE subscription_id IN (SELECT id FROM changed) AND sent_at IS NULL AND dead_at IS NULL
+            )
+            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
+            SELECT id, list_id, 'unsubscribed', @now FROM changed
+            """, new { subscriptionId, now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+
+        return wantsJson
+            ? TypedResults.Ok(new Unsubscribed("unsubscribed"))
+            : HostedPage.Render("You're unsubscribed", "<p>You will not receive this newsletter any more.</p>");
+    }
+
+    static ContentHttpResult UnknownLink() => HostedPage.Render("This link is not known",
+        "<p>We could not find this unsubscribe link. Use the link in the newsletter's latest mail.</p>",
+        StatusCodes.Status404NotFound);
+}

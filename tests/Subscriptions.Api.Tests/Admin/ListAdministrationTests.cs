@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Admin;
+
+public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
+{
+    static object Sport(string? slug = "sport", string consentText = "I agree to the sport terms", string version = "2026-11") => new
+    {
+        slug,
+        name = "Sport",
+        senderName = "Sport Desk",
+        senderEmail = "sport@news.example",
+        thankYouUrl = "https://news.example/sport/thanks",
+        confirmedUrl = "https://news.example/sport/welcome",
+        errorUrl = "http://localhost:8080/oops",
+        allowedOrigins = new[] { "https://news.example", "https://www.news.example:8443/" },
+        consentText,
+        consentTextVersion = version,
+        defaultLocale = "de-de",
+    };
+
+    [Fact]
+    public async Task A_list_is_created_read_and_replaced()
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsJsonAsync("/api/admin/lists", Sport());
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("/api/admin/lists/sport", created.Headers.Location?.OriginalString);
+        var list = await created.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("de-DE", list.GetProperty("defaultLocale").GetString());
+        Assert.Equal(["https://news.example", "https://www.news.example:8443"],
+            list.GetProperty("allowedOrigins").EnumerateArray().Select(o => o.GetString()));
+
+        var replaced = await admin.PutAsJsonAsync("/api/admin/lists/sport", Sport(slug: null, "New terms", "2026-12"));
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        Assert.Equal("2026-12", (await replaced.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("consentTextVersion").GetString());
+
+        var all = await admin.GetFromJsonAsync<JsonElement>("/api/admin/lists");
+        Assert.Equal(["news", "sport"], all.EnumerateArray().Select(l => l.GetProperty("slug").GetString()));
+
+        // the new list takes signups at once
+        var signup = await Client.PostAsJsonAsync("/api/subscriptions", new { email = "fan@example.org", consent = true, lists = new[] { "sport" } });
+        Assert.Equal(HttpStatusCode.Accepted, signup.StatusCode);
+        Assert.Equal("2026-12", await Scalar<string>("SELECT consent_text_version FROM subscriptions"));
+    }
+
+    [Fact]
+    public async Task A_taken_slug_gets_409_and_an_unknown_one_404()
+    {
+        using var admin = AdminClient();
+
+        Assert.Equal(HttpStatusCode.Conflict, (await admin.PostAsJsonAsync("/api/admin/lists", Sport(slug: "news"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PutAsJsonAsync("/api/admin/lists/nope", Sport(slug: null))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/api/admin/lists/nope")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Changing_the_consent_text_without_a_new_version_is_refused()
+    {
+        using var admin = AdminClient();
+        await admin.PostAsJsonAsync("/api/admin/lists", Sport());
+
+        var response = await admin.PutAsJsonAsync("/api/admin/lists/sport", Sport(slug: null, "Quietly different terms", "2026-11"));
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Equal("I agree to the sport terms", await Scalar<string>("SELECT consent_text FROM lists WHERE slug = 'sport'"));
+    }
+
+    [Theory]
+    [InlineData("slug", "Not A Slug")]
+    [InlineData("name", "")]
+    [InlineData("senderEmail", "not-an-address")]
+    [InlineData("thankYouUrl", "http://news.example/thanks")]
+    [InlineData("confirmedUrl", "/relative")]
+    [InlineData("errorUrl", "javascript:alert(1)")]
+    [InlineData("allowedOrigins", "https://news.example/path")]
+    [InlineData("allowedOrigins", "*")]
+    [InlineData("consentText", "")]
+    [InlineData("consentTextVersion", "")]
+    [InlineData("defaultLocale", "english")]
+    public async Task Invalid_list_fields_get_a_problem_naming_the_field(string field, string value)
+    {
+        using var admin = AdminClient();
+        var body = JsonSerializer.SerializeToNode(Sport())!.AsObject();
+        body[field] = field == "allowedOrigins" ? new System.Text.Json.Nodes.JsonArray(value) : value;
+
+        var response = await admin.PostAsJsonAsync("/api/admin/lists", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+    }
+}

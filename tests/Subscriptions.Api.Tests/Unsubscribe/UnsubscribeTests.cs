@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Json;
+using Subscriptions.Api.Tests.Confirmation;
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Unsubscribe;
+
+public class UnsubscribeTests(ApiFixture fixture) : ApiTest(fixture)
+{
+    async Task<Uri> ConfirmedSubscriber(string email)
+    {
+        await Client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true });
+        var mail = Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1), m => m.To.Mailboxes.Single().Address == email);
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(ConfirmationMailTests.ConfirmationLink(mail), null)).StatusCode);
+        await Fixture.Mail.ClearAsync();
+        using var admin = AdminClient();
+        var export = await admin.GetStringAsync("/api/admin/export?format=ndjson");
+        return new Uri(System.Text.Json.JsonDocument.Parse(export).RootElement.GetProperty("unsubscribe_url").GetString()!);
+    }
+
+    Task<string> Status() => Scalar<string>("SELECT status FROM subscriptions");
+
+    [Fact]
+    public async Task The_page_shows_a_button_and_changes_nothing()
+    {
+        var link = await ConfirmedSubscriber("page@example.org");
+
+        var page = await Client.GetAsync(link);
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains(">Unsubscribe</button>", await page.Content.ReadAsStringAsync());
+        Assert.Equal("confirmed", await Status());
+    }
+
+    [Fact]
+    public async Task The_button_unsubscribes_and_records_it_in_the_ledger()
+    {
+        var link = await ConfirmedSubscriber("button@example.org");
+
+        var response = await Client.PostAsync(link, new FormUrlEncodedContent([]));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("unsubscribed", await response.Content.ReadAsStringAsync());
+        Assert.Equal("unsubscribed", await Status());
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'unsubscribed'"));
+    }
+
+    [Fact]
+    public async Task A_one_click_post_unsubscribes_and_repeats_answer_the_same()
+    {
+        var link = await ConfirmedSubscriber("oneclick@example.org");
+        var body = () => new FormUrlEncodedContent([KeyValuePair.Create("List-Unsubscribe", "One-Click")]);
+
+        var first = await Client.PostAsync(link, body());
+        var second = await Client.PostAsync(link, body());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
+        Assert.Equal("unsubscribed", await Status());
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'unsubscribed'"));
+    }
+
+    [Fact]
+    public async Task Coming_back_needs_a_new_double_opt_in()
+    {
+        var link = await ConfirmedSubscriber("back@example.org");
+        await Client.PostAsync(link, null);
+
+        await Execute("UPDATE outbox SET created_at = created_at - interval '1 hour'");
+        await Client.PostAsJsonAsync("/api/subscriptions", new { email = "back@example.org", consent = true });
+
+        Assert.Equal("pending", await Status());
+        var mail = Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1), m => m.To.Mailboxes.Single().Address == "back@example.org");
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(ConfirmationMailTests.ConfirmationLink(mail), null)).StatusCode);
+        Assert.Equal("confirmed", await Status());
+    }
+
+    [Theory]
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAA")]
+    [InlineData("/unsubscribe/short")]
+    public async Task A_forged_or_broken_link_gets_404(string path)
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync(path, null)).StatusCode);
+    }
+}
