@@ -4,6 +4,7 @@ using Subscriptions.Api.Data;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Mail;
+using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Unsubscribe;
 
@@ -19,6 +20,12 @@ builder.AddDatabase();
 builder.Services.AddProblemDetails();
 
 builder.Services.AddSingleton(TimeProvider.System);
+
+// Abuse resistance: per-client rate limits, CORS for the lists' sites, security headers.
+builder.Services.AddClientRateLimits();
+builder.Services.AddSignupCors();
+builder.Services.AddSecurityHeaders();
+
 builder.Services.AddSignup();
 builder.Services.AddHealth();
 
@@ -45,8 +52,11 @@ if (args.Contains("--migrate-only"))
 }
 
 app.UseTrustedProxies();
+app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseCors();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 

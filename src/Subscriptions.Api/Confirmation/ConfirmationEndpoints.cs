@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Pages;
+using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Confirmation;
 
@@ -11,7 +12,7 @@ public static class ConfirmationEndpoints
 
     public static IEndpointRouteBuilder MapConfirmation(this IEndpointRouteBuilder app)
     {
-        var confirm = app.MapGroup(ConfirmationEndpoints.Path).WithTags("Confirmation");
+        var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation");
 
         confirm.MapGet("/{token}", ShowConfirmPage)
             .WithName("ShowConfirmation")

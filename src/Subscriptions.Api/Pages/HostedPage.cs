@@ -7,7 +7,7 @@ namespace Subscriptions.Api.Pages;
 /// <summary>The small self-contained HTML pages a reader sees when the flow runs without JavaScript.</summary>
 public static class HostedPage
 {
-    const string Style = """
+    public const string Style = """
         body{font:1rem/1.5 system-ui,sans-serif;margin:0;padding:2rem 1rem;color:#1a1a1a;background:#fafafa}
         main{max-width:34rem;margin:0 auto;background:#fff;padding:1.5rem 2rem;border-radius:.5rem;box-shadow:0 1px 3px #0002}
         h1{font-size:1.5rem;margin-top:0}ul.errors{color:#8a1f11;padding-left:1.2rem}

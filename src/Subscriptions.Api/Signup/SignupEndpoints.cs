@@ -6,7 +6,9 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
+using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Signup;
 
@@ -15,12 +17,25 @@ public static class SignupEndpoints
     public const string DefaultList = "news";
     const int MaxUserAgentLength = 512;
 
-    public static IServiceCollection AddSignup(this IServiceCollection services) =>
-        services.AddSingleton<IValidator<SignupInput>, SignupValidator>();
+    public static IServiceCollection AddSignup(this IServiceCollection services)
+    {
+        services.AddOptions<SignupProtectionOptions>()
+            .BindConfiguration(SignupProtectionOptions.Section)
+            .Validate(o => !string.IsNullOrWhiteSpace(o.HoneypotField)
+                && o.HoneypotField is not ("email" or "consent" or "name" or "locale" or "list" or "lists" or "source" or "captcha"),
+                "Signup__HoneypotField must name a field of its own.")
+            .Validate(o => o.MaxBodyBytes is >= 1024 and <= 1024 * 1024, "Signup__MaxBodyBytes must be between 1024 and 1048576.")
+            .ValidateOnStart();
+        services.AddSingleton<SubscriptionsMetrics>();
+        services.AddCaptcha();
+        return services.AddSingleton<IValidator<SignupInput>, SignupValidator>();
+    }
 
     public static IEndpointRouteBuilder MapSignup(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/subscriptions", Subscribe)
+            .RequireRateLimiting(RateLimiting.Signup)
+            .RequireCors(SignupCorsPolicyProvider.Policy)
             .WithName("Subscribe")
             .WithSummary("Sign an address up to one or more lists (double opt-in: it stays pending until confirmed).")
             .Accepts<SignupInput>("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
@@ -41,8 +56,12 @@ public static class SignupEndpoints
     public record struct SignupServices(
         NpgsqlDataSource DataSource,
         IValidator<SignupInput> Validator,
+        ICaptchaVerifier Captcha,
+        SubscriptionsMetrics Metrics,
         TimeProvider Clock,
         IOptions<ConfirmationOptions> Confirmation,
+        IOptions<SignupProtectionOptions> Protection,
+        IOptions<CaptchaOptions> CaptchaOptions,
         CancellationToken CancellationToken);
 
     sealed record ListTarget(string Slug, string Name, string? ThankYouUrl, string DefaultLocale);
@@ -54,20 +73,16 @@ public static class SignupEndpoints
     static async Task<Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult>> Subscribe(
         HttpContext http, [AsParameters] SignupServices services)
     {
-        var body = await SignupBody.ReadAsync(http.Request, services.CancellationToken);
+        var body = await SignupBody.ReadAsync(http.Request, services.Protection.Value.HoneypotField,
+            services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.CancellationToken);
         if (body.Problem is not null)
         {
+            services.Metrics.Signup("invalid");
             return body.Problem;
         }
 
         var input = body.Input!;
         var isForm = http.Request.HasFormContentType;
-        var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
-        foreach (var (field, messages) in body.ShapeErrors)
-        {
-            errors[field] = messages;
-        }
-
         var slugs = input.Lists.Count == 0 ? [DefaultList] : input.Lists.Distinct(StringComparer.Ordinal).ToArray();
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var lists = (await connection.QueryAsync<ListTarget>(new CommandDefinition("""
@@ -75,14 +90,35 @@ public static class SignupEndpoints
             FROM lists
             WHERE slug = ANY(@slugs)
             """, new { slugs }, cancellationToken: services.CancellationToken))).ToList();
+
+        // A bot filled the hidden field: it gets what a person would get, and nothing is kept.
+        if (!string.IsNullOrEmpty(input.Honeypot))
+        {
+            services.Metrics.Signup("honeypot", slugs[0]);
+            return Success(isForm, slugs, lists);
+        }
+
+        var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
+        foreach (var (field, messages) in body.ShapeErrors)
+        {
+            errors[field] = messages;
+        }
+
         var unknown = slugs.Except(lists.Select(l => l.Slug)).ToList();
         if (unknown.Count > 0 && !errors.ContainsKey("lists"))
         {
             errors["lists"] = [$"There is no list named {string.Join(", ", unknown)}."];
         }
 
+        if (errors.Count == 0 && !await services.Captcha.VerifyAsync(input.Captcha, ClientAddress(http), services.CancellationToken))
+        {
+            services.Metrics.Signup("captcha_failed", slugs[0]);
+            errors["captcha"] = ["Please complete the challenge that shows you are a person."];
+        }
+
         if (errors.Count > 0)
         {
+            services.Metrics.Signup("invalid", slugs[0]);
             return isForm ? FormErrorsPage(errors) : TypedResults.ValidationProblem(errors);
         }
 
@@ -171,13 +207,20 @@ public static class SignupEndpoints
             dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));
 
+        services.Metrics.Signup("accepted", slugs[0]);
+        return Success(isForm, slugs, lists);
+    }
+
+    static Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult> Success(
+        bool isForm, string[] slugs, List<ListTarget> lists)
+    {
         if (!isForm)
         {
             return TypedResults.Accepted((string?)null, Accepted);
         }
 
-        var first = lists.First(l => l.Slug == slugs[0]);
-        return new SeeOtherHttpResult(first.ThankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(first.Slug)}");
+        var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl;
+        return new SeeOtherHttpResult(thankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}");
     }
 
     // RemoteIpAddress already went through the forwarded-headers middleware, which believes

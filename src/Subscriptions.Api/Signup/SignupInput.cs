@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Subscriptions.Api.Signup;
@@ -10,7 +11,9 @@ public sealed record SignupInput(
     string? Name,
     string? Locale,
     IReadOnlyList<string> Lists,
-    string? Source)
+    string? Source,
+    string? Honeypot = null,
+    string? Captcha = null)
 {
     public static readonly string[] ConsentGiven = ["on", "true", "yes", "1"];
 
@@ -23,18 +26,31 @@ public sealed record SignupInput(
 /// </summary>
 public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]> ShapeErrors, ProblemHttpResult? Problem)
 {
-    public static async Task<SignupBody> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <param name="honeypotField">The hidden field only bots fill.</param>
+    /// <param name="captchaFormField">The form field a CAPTCHA widget fills (JSON uses "captcha").</param>
+    public static async Task<SignupBody> ReadAsync(
+        HttpRequest request, string honeypotField, string captchaFormField, long maxBytes, CancellationToken cancellationToken)
     {
+        if (request.ContentLength > maxBytes)
+        {
+            return TooLarge(maxBytes);
+        }
+
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBytes;
+        }
+
         try
         {
             if (request.HasJsonContentType())
             {
-                return await ReadJsonAsync(request, cancellationToken);
+                return await ReadJsonAsync(request, honeypotField, cancellationToken);
             }
 
             if (request.HasFormContentType)
             {
-                return FromForm(await request.ReadFormAsync(cancellationToken));
+                return FromForm(await request.ReadFormAsync(cancellationToken), honeypotField, captchaFormField);
             }
 
             return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",
@@ -48,16 +64,23 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         {
             return Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(maxBytes);
+        }
         catch (BadHttpRequestException ex)
         {
             return Fail(ex.StatusCode, "Bad request", ex.Message);
         }
     }
 
+    static SignupBody TooLarge(long maxBytes) =>
+        Fail(StatusCodes.Status413PayloadTooLarge, "Request too large", $"A signup is at most {maxBytes} bytes.");
+
     static SignupBody Fail(int status, string title, string detail) =>
         new(null, [], TypedResults.Problem(detail, statusCode: status, title: title));
 
-    static async Task<SignupBody> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    static async Task<SignupBody> ReadJsonAsync(HttpRequest request, string honeypotField, CancellationToken cancellationToken)
     {
         using var document = await JsonDocument.ParseAsync(request.Body,
             new JsonDocumentOptions { MaxDepth = 8, AllowDuplicateProperties = false }, cancellationToken);
@@ -76,7 +99,9 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             Name: Text(root, "name", errors),
             Locale: Text(root, "locale", errors),
             Lists: TextArray(root, "lists", errors),
-            Source: Text(root, "source", errors));
+            Source: Text(root, "source", errors),
+            Honeypot: Text(root, honeypotField, errors),
+            Captcha: Text(root, "captcha", errors));
         return new(input, errors, null);
     }
 
@@ -146,7 +171,7 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         return [];
     }
 
-    static SignupBody FromForm(IFormCollection form)
+    static SignupBody FromForm(IFormCollection form, string honeypotField, string captchaFormField)
     {
         var errors = new Dictionary<string, string[]>();
         var input = new SignupInput(
@@ -155,7 +180,19 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             Name: Single(form, "name", errors),
             Locale: Single(form, "locale", errors),
             Lists: [.. form["list"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!)],
-            Source: Single(form, "source", errors));
+            Source: Single(form, "source", errors),
+            Honeypot: Single(form, honeypotField, errors),
+            Captcha: Single(form, captchaFormField, errors));
+
+        // The form reader turns bytes that are not UTF-8 into U+FFFD; no real field holds one.
+        foreach (var (field, values) in form)
+        {
+            if (values.Any(v => v?.Contains('\uFFFD', StringComparison.Ordinal) == true))
+            {
+                errors[field] = [$"{field} is not valid UTF-8 text."];
+            }
+        }
+
         return new(input, errors, null);
     }
 

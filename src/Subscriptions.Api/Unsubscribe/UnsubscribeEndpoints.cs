@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Pages;
+using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Unsubscribe;
 
@@ -12,7 +13,7 @@ public static class UnsubscribeEndpoints
 
     public static IEndpointRouteBuilder MapUnsubscribe(this IEndpointRouteBuilder app)
     {
-        var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).WithTags("Unsubscribe");
+        var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Unsubscribe");
 
         unsubscribe.MapGet("/{token}", ShowUnsubscribePage)
             .WithName("ShowUnsubscribe")

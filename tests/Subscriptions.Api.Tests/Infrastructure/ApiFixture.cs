@@ -34,6 +34,9 @@ public sealed class ApiFixture : IAsyncLifetime
         settings["Admin:ApiKey"] = AdminKey;
         // tests of wrong keys share this service with everything else; one test checks the limit itself
         settings["Admin:FailedAttemptsPerMinute"] = "100000";
+        // every test client is 127.0.0.1; the rate limit tests run services of their own
+        settings["RateLimits:Signup:Burst"] = "100000";
+        settings["RateLimits:Links:Burst"] = "100000";
         return settings;
     }
 

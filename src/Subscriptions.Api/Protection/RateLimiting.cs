@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Subscriptions.Api.Protection;
+
+/// <summary>
+/// ASP.NET Core's rate limiter, per client IP (as the trusted-proxy rules give it): a token
+/// bucket allows a small burst, then a steady rate. Refusals are 429 problem details with Retry-After.
+/// </summary>
+public static class RateLimiting
+{
+    public const string Signup = "signup";
+    public const string Links = "links";
+
+    public static IServiceCollection AddClientRateLimits(this IServiceCollection services)
+    {
+        services.AddOptions<RateLimitOptions>()
+            .BindConfiguration(RateLimitOptions.Section)
+            .Validate(o => o.Signup.Burst > 0 && o.Signup.PerMinute > 0 && o.Links.Burst > 0 && o.Links.PerMinute > 0,
+                "RateLimits__Signup__* and RateLimits__Links__* (Burst, PerMinute) must be at least 1.")
+            .ValidateOnStart();
+
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RateLimitOptions>>((limiter, limits) =>
+        {
+            limiter.AddPolicy(Signup, http => PerClient(http, limits.Value.Signup));
+            limiter.AddPolicy(Links, http => PerClient(http, limits.Value.Links));
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+                var response = context.HttpContext.Response;
+                response.StatusCode = StatusCodes.Status429TooManyRequests;
+                response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails = { Status = 429, Title = "Too many requests", Detail = "Please wait a little and try again." },
+                });
+            };
+        });
+        return services;
+    }
+
+    static RateLimitPartition<IPAddress> PerClient(HttpContext http, RateLimitOptions.TokenBucket bucket) =>
+        RateLimitPartition.GetTokenBucketLimiter(http.Connection.RemoteIpAddress ?? IPAddress.None, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = bucket.Burst,
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1) / bucket.PerMinute,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+}
