@@ -29,6 +29,14 @@ public static class DatabaseExtensions
                 services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString);
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddSingleton<ServiceKeys>();
+
+        builder.Services.AddOptions<RetentionOptions>()
+            .BindConfiguration(RetentionOptions.Section)
+            .Validate(o => o.PendingDays > 0 && o.MailDays >= 2 && o.Interval > TimeSpan.Zero,
+                "Retention__PendingDays must be at least 1, Retention__MailDays at least 2 (the resend throttle reads a day of mail), Retention__Interval positive.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<RetentionJob>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
         return builder;
     }
 
