@@ -9,6 +9,12 @@ public sealed class SignupProtectionOptions
 
     /// <summary>Larger signup bodies get 413 before they are read.</summary>
     public int MaxBodyBytes { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// An accepted signup is answered no sooner than this after it arrived, so the small
+    /// difference in database work between a new and a known address cannot be timed.
+    /// </summary>
+    public TimeSpan MinimumResponseTime { get; set; } = TimeSpan.FromMilliseconds(10);
 }
 
 public sealed class RateLimitOptions

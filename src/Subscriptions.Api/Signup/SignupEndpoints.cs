@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Dapper;
 using FluentValidation;
@@ -73,6 +74,7 @@ public static class SignupEndpoints
     static async Task<Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult>> Subscribe(
         HttpContext http, [AsParameters] SignupServices services)
     {
+        var started = Stopwatch.GetTimestamp();
         var body = await SignupBody.ReadAsync(http.Request, services.Protection.Value.HoneypotField,
             services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.CancellationToken);
         if (body.Problem is not null)
@@ -95,6 +97,7 @@ public static class SignupEndpoints
         if (!string.IsNullOrEmpty(input.Honeypot))
         {
             services.Metrics.Signup("honeypot", slugs[0]);
+            await PadAsync(started, services.Protection.Value.MinimumResponseTime);
             return Success(isForm, slugs, lists);
         }
 
@@ -208,7 +211,14 @@ public static class SignupEndpoints
         }, cancellationToken: services.CancellationToken));
 
         services.Metrics.Signup("accepted", slugs[0]);
+        await PadAsync(started, services.Protection.Value.MinimumResponseTime);
         return Success(isForm, slugs, lists);
+    }
+
+    static Task PadAsync(long started, TimeSpan minimum)
+    {
+        var remaining = minimum - Stopwatch.GetElapsedTime(started);
+        return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
     static Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult> Success(
