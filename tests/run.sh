@@ -13,4 +13,10 @@ if ! docker info >/dev/null 2>&1; then
   export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 
+# An OpenAPI validator independent of .NET, for the test that checks the service's document.
+if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js ]; then
+  command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+  npm install --silent --no-fund --no-audit --prefix tests/.tools @seriousme/openapi-schema-validator@2.11.0 >/dev/null
+fi
+
 dotnet test Subscriptions.sln --configuration Release "$@"

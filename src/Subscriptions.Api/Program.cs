@@ -16,6 +16,9 @@ builder.AddSubscriptionsOptions();
 // PostgreSQL: one NpgsqlDataSource for the process, DbUp migrations from /migrations.
 builder.AddDatabase();
 
+// OpenAPI document, Prometheus metrics, JSON logs in production.
+builder.AddObservability();
+
 // Every error a caller sees is RFC 9457 problem details.
 builder.Services.AddProblemDetails();
 
@@ -61,6 +64,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapHealth();
+app.MapObservability();
 app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();

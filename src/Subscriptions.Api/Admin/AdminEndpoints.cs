@@ -30,6 +30,8 @@ public static class AdminEndpoints
         app.MapGroup("/api/admin")
             .RequireAuthorization(AdminKeyHandler.Policy)
             .WithTags("Admin")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .MapListAdministration()
             .MapExport()
             .MapErasure()

@@ -38,7 +38,8 @@ public static class ExportEndpoint
     {
         admin.MapGet("/export", Export)
             .WithName("Export")
-            .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.");
+            .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/csv", additionalContentTypes: ["application/x-ndjson"]);
         return admin;
     }
 

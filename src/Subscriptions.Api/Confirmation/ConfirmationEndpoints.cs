@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 
@@ -21,6 +22,9 @@ public static class ConfirmationEndpoints
         confirm.MapPost("/{token}", Confirm)
             .WithName("Confirm")
             .WithSummary("Confirms the subscription: 303 to the list's confirmed page, or JSON when asked.")
+            .Produces(StatusCodes.Status303SeeOther)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status410Gone)
             .DisableAntiforgery();
 
         app.MapGet("/signup/confirmed", ConfirmedPage)
@@ -60,7 +64,8 @@ public static class ConfirmationEndpoints
     }
 
     static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, ContentHttpResult, ProblemHttpResult>> Confirm(
-        string token, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
+        string token, HttpRequest request, NpgsqlDataSource dataSource, SubscriptionsMetrics metrics, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json" or "application/problem+json");
         var hash = Token.Hash(token);
@@ -95,6 +100,7 @@ public static class ConfirmationEndpoints
 
         if (confirmed is { } done)
         {
+            metrics.Confirmed(done.Slug);
             return wantsJson
                 ? TypedResults.Ok(new Confirmed("confirmed", done.Slug))
                 : new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}");

@@ -22,6 +22,7 @@ public sealed partial class ConfirmationMailDispatcher(
     IOptions<SmtpOptions> smtpOptions,
     IOptions<OutboxOptions> outboxOptions,
     IOptions<ConfirmationOptions> confirmationOptions,
+    SubscriptionsMetrics metrics,
     TimeProvider clock,
     ILogger<ConfirmationMailDispatcher> logger) : BackgroundService
 {
@@ -100,14 +101,20 @@ public sealed partial class ConfirmationMailDispatcher(
     static Task PauseAsync(CancellationToken stoppingToken) =>
         Task.Delay(TimeSpan.FromSeconds(5), stoppingToken).ContinueWith(_ => { }, CancellationToken.None);
 
-    /// <summary>Sleep until the poll interval ends or the next retry falls due, whichever is first.</summary>
+    /// <summary>
+    /// Sleep until the poll interval ends or the next retry falls due, whichever is first. The
+    /// same look at the outbox feeds its depth and age metrics.
+    /// </summary>
     async Task<TimeSpan> NextWakeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var nextDue = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-            "SELECT min(greatest(due_at, locked_until)) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL",
-            cancellationToken: cancellationToken));
-        var untilDue = nextDue is { } due ? due - clock.GetUtcNow().UtcDateTime : _outbox.PollInterval;
+        var (waiting, oldest, nextDue) = await connection.QuerySingleAsync<(long, DateTime?, DateTime?)>(new CommandDefinition("""
+            SELECT count(*), min(created_at), min(greatest(due_at, locked_until))
+            FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL
+            """, cancellationToken: cancellationToken));
+        var now = clock.GetUtcNow().UtcDateTime;
+        metrics.Outbox(waiting, oldest is { } created ? now - created : TimeSpan.Zero);
+        var untilDue = nextDue is { } due ? due - now : _outbox.PollInterval;
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, _outbox.PollInterval.TotalMilliseconds));
     }
 
@@ -325,6 +332,11 @@ public sealed partial class ConfirmationMailDispatcher(
     async Task RecordAsync(List<Outcome> outcomes)
     {
         var now = clock.GetUtcNow();
+        foreach (var outcome in outcomes.Where(o => o.Error is not null || o.Result == Result.Sent))
+        {
+            metrics.Mail(outcome.Result switch { Result.Sent => "sent", Result.Dead => "dead_lettered", _ => "failed" });
+        }
+
         foreach (var failed in outcomes.Where(o => o.Result != Result.Sent && o.Error is not null))
         {
             // the reason stays in outbox.last_error: server replies can quote the address

@@ -37,9 +37,19 @@ public static class SignupEndpoints
         app.MapPost("/api/subscriptions", Subscribe)
             .RequireRateLimiting(RateLimiting.Signup)
             .RequireCors(SignupCorsPolicyProvider.Policy)
+            .WithTags("Signup")
             .WithName("Subscribe")
             .WithSummary("Sign an address up to one or more lists (double opt-in: it stays pending until confirmed).")
-            .Accepts<SignupInput>("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+            .WithDescription("""
+                Scripts send JSON and get 202. HTML forms (urlencoded or multipart; lists as repeated `list` fields)
+                get 303 to the list's thank-you page, or an HTML page listing the errors. The answer is the same
+                for new, pending and confirmed addresses.
+                """)
+            .Accepts<SignupRequest>("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+            .Produces(StatusCodes.Status303SeeOther)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .DisableAntiforgery();
 
         app.MapGet("/signup/thank-you", ThankYou)
@@ -51,6 +61,9 @@ public static class SignupEndpoints
     }
 
     public sealed record SignupAccepted(string Status, string Message);
+
+    /// <summary>The JSON body, as the OpenAPI document describes it (the honeypot field is left out on purpose).</summary>
+    public sealed record SignupRequest(string Email, bool Consent, string? Name, string? Locale, string[]? Lists, string? Source, string? Captcha);
 
     static readonly SignupAccepted Accepted = new("accepted", "Thank you. Check your inbox for a mail to confirm your subscription.");
 

@@ -17,6 +17,7 @@ public sealed record SignupInput(
 {
     public static readonly string[] ConsentGiven = ["on", "true", "yes", "1"];
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool HasConsent => Consent is not null && ConsentGiven.Contains(Consent.Trim(), StringComparer.OrdinalIgnoreCase);
 }
 

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 
@@ -23,6 +24,7 @@ public static class UnsubscribeEndpoints
         unsubscribe.MapPost("/{token}", Unsubscribe)
             .WithName("Unsubscribe")
             .WithSummary("Unsubscribes (the page's button, or an RFC 8058 one-click POST). The same answer every time.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .DisableAntiforgery();
 
         return app;
@@ -57,8 +59,8 @@ public static class UnsubscribeEndpoints
     /// coming back takes a new signup and a new double opt-in.
     /// </remarks>
     static async Task<Results<ContentHttpResult, Ok<Unsubscribed>, ProblemHttpResult>> Unsubscribe(
-        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, TimeProvider clock,
-        CancellationToken cancellationToken)
+        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, SubscriptionsMetrics metrics,
+        TimeProvider clock, CancellationToken cancellationToken)
     {
         var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json");
         if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
@@ -69,7 +71,7 @@ public static class UnsubscribeEndpoints
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
+        var changed = await connection.ExecuteAsync(new CommandDefinition("""
             WITH changed AS (
                 UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = @now, updated_at = @now
                 WHERE id = @subscriptionId AND status <> 'unsubscribed'
@@ -86,6 +88,10 @@ public static class UnsubscribeEndpoints
             INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
             SELECT id, list_id, 'unsubscribed', @now FROM changed
             """, new { subscriptionId, now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+        if (changed > 0)
+        {
+            metrics.Unsubscribed();
+        }
 
         return wantsJson
             ? TypedResults.Ok(new Unsubscribed("unsubscribed"))
