@@ -13,6 +13,11 @@ if ! docker info >/dev/null 2>&1; then
   export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # An OpenAPI validator independent of .NET, for the test that checks the service's document.
 if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js ]; then
   command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
@@ -20,3 +25,4 @@ if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/vali
 fi
 
 dotnet test Subscriptions.sln --configuration Release "$@"
+echo "Browser screenshots: $PWD/TestResults/screenshots"

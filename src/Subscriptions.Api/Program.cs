@@ -1,6 +1,7 @@
 using Subscriptions.Api.Admin;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Mail;
@@ -68,6 +69,7 @@ app.MapObservability();
 app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();
+app.MapEmbed();
 app.MapAdmin();
 
 await app.RunAsync();

@@ -11,6 +11,11 @@ public static class HostedPage
         body{font:1rem/1.5 system-ui,sans-serif;margin:0;padding:2rem 1rem;color:#1a1a1a;background:#fafafa}
         main{max-width:34rem;margin:0 auto;background:#fff;padding:1.5rem 2rem;border-radius:.5rem;box-shadow:0 1px 3px #0002}
         h1{font-size:1.5rem;margin-top:0}ul.errors{color:#8a1f11;padding-left:1.2rem}
+        input[type=email]{font:inherit;width:100%;max-width:24rem;padding:.5rem;border:1px solid #666;border-radius:.3rem}
+        button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:.3rem;background:#0b57d0;color:#fff;cursor:pointer}
+        button:focus-visible,input:focus-visible{outline:3px solid #f9ab00;outline-offset:2px}
+        .hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+        .subscriptions-error,.subscriptions-field-error{color:#8a1f11}.subscriptions-success{color:#0d652d}
         """;
 
     public static ContentHttpResult Render(string title, string bodyHtml, int statusCode = StatusCodes.Status200OK) =>

@@ -8,7 +8,7 @@ namespace Subscriptions.Api.Protection;
 /// <summary>
 /// Every response: no MIME sniffing, no Referer (links carry tokens). HTML pages also get a
 /// Content-Security-Policy that allows nothing but their own inline style (by hash) and forms
-/// posting back here, and frame-ancestors from configuration.
+/// posting back here, and frame-ancestors from configuration (pages with a policy of their own keep it).
 /// </summary>
 public static class SecurityHeaders
 {
@@ -25,7 +25,8 @@ public static class SecurityHeaders
                 var headers = http.Response.Headers;
                 headers.XContentTypeOptions = "nosniff";
                 headers["Referrer-Policy"] = "no-referrer";
-                if (http.Response.ContentType?.StartsWith("text/html", StringComparison.Ordinal) == true)
+                if (http.Response.ContentType?.StartsWith("text/html", StringComparison.Ordinal) == true
+                    && !headers.ContainsKey("Content-Security-Policy"))
                 {
                     headers.ContentSecurityPolicy = policy;
                 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -32,7 +31,7 @@ public class MigrationTests(ApiFixture fixture)
         await Migrate(database);
 
         Assert.Equal(applied, await Query<long>(database, "SELECT count(*) FROM schemaversions"));
-        Assert.Equal(Directory.GetFiles(MigrationsFolder(), "*.sql").Length, applied);
+        Assert.Equal(Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "migrations"), "*.sql").Length, applied);
         Assert.Equal("News", await Query<string>(database, "SELECT name FROM lists WHERE slug = 'news'"));
     }
 
@@ -59,18 +58,5 @@ public class MigrationTests(ApiFixture fixture)
 
         Assert.True(exitCode == 0, stderr);
         Assert.Equal(1, await Query<long>(database, "SELECT count(*) FROM lists WHERE slug = 'news'"));
-    }
-
-    static string MigrationsFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Subscriptions.sln")))
-            {
-                return Path.Combine(dir.FullName, "migrations");
-            }
-        }
-
-        throw new UnreachableException("the repository root is above the test binaries");
     }
 }

@@ -28,6 +28,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
             "POST /api/subscriptions", "GET /confirm/{token}", "POST /confirm/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}",
             "GET /api/admin/lists", "POST /api/admin/lists", "GET /api/admin/lists/{slug}", "PUT /api/admin/lists/{slug}",
             "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
+            "GET /embed/form", "GET /embed/subscribe.js",
         ];
         Assert.Equal(expected.Order(), operations.Keys.Order());
         Assert.All(operations.Where(o => o.Key.Contains("/api/admin/", StringComparison.Ordinal)),
@@ -93,7 +94,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
 
     static async Task<JsonElement> ValidateWithIndependentValidator(string document)
     {
-        var cli = Path.Combine(RepositoryRoot(), "tests", ".tools", "node_modules", "@seriousme", "openapi-schema-validator", "bin", "validate-api-cli.js");
+        var cli = Path.Combine(RepositoryPaths.Root, "tests", ".tools", "node_modules", "@seriousme", "openapi-schema-validator", "bin", "validate-api-cli.js");
         Assert.True(File.Exists(cli), $"{cli} is missing: tests/run.sh installs it (npm @seriousme/openapi-schema-validator).");
         var file = Path.GetTempFileName();
         await File.WriteAllTextAsync(file, document);
@@ -111,19 +112,6 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
         {
             File.Delete(file);
         }
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Subscriptions.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new UnreachableException("the repository root is above the test binaries");
     }
 
     [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>[-+0-9.eEInfa]+)")]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Subscriptions.Api.Signup;
+using Subscriptions.Api.Tests.Infrastructure;
 
 namespace Subscriptions.Api.Tests.Signup;
 
@@ -10,13 +11,13 @@ namespace Subscriptions.Api.Tests.Signup;
 /// </summary>
 public class EmailCorpusTests
 {
-    const string CorpusFile = "shared/testdata/email-addresses.tsv";
+    static readonly string CorpusFile = Path.Combine(RepositoryPaths.Shared, "testdata", "email-addresses.tsv");
 
     public static TheoryData<int, string, string, string> Rows()
     {
         var data = new TheoryData<int, string, string, string>();
-        var path = FindCorpus();
-        if (path is null)
+        var path = CorpusFile;
+        if (!File.Exists(path))
         {
             data.Add(0, "", "", "corpus not found");
             return data;
@@ -42,26 +43,12 @@ public class EmailCorpusTests
     [MemberData(nameof(Rows))]
     public void Address_gets_the_verdict_the_corpus_gives(int line, string address, string verdict, string note)
     {
-        Skip.If(line == 0, $"{CorpusFile} is not beside the repository: the corpus test cannot run here.");
+        Skip.If(line == 0, $"{CorpusFile} is not beside the repository (../shared): the corpus test cannot run here.");
 
         var accepted = EmailAddress.TryNormalize(address, out _);
 
         Assert.True(accepted == (verdict == "valid"),
             $"line {line}: {Escape(address)} should be {verdict} ({note}) but was {(accepted ? "accepted" : "refused")}");
-    }
-
-    static string? FindCorpus()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, CorpusFile);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 
     // The corpus escapes \\ \t \n \r \xHH \uHHHH \UHHHHHHHH.

@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Subscriptions.Api.Pages;
+using Subscriptions.Api.Protection;
+
+namespace Subscriptions.Api.Embed;
+
+/// <summary>
+/// What a news site embeds: a ready signup form page it can frame (its list's allowed origins
+/// may), and the small script that turns any signup form into an inline one.
+/// </summary>
+public static class EmbedEndpoints
+{
+    static readonly Lazy<byte[]> Script = new(() =>
+    {
+        using var stream = typeof(EmbedEndpoints).Assembly.GetManifestResourceStream("Subscriptions.Api.Embed.subscribe.js")!;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    });
+
+    static readonly string StyleHash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(HostedPage.Style)));
+
+    public static IEndpointRouteBuilder MapEmbed(this IEndpointRouteBuilder app)
+    {
+        var embed = app.MapGroup("/embed").WithTags("Embed");
+
+        embed.MapGet("/subscribe.js", (HttpResponse response) =>
+            {
+                response.Headers.CacheControl = "public, max-age=3600";
+                return TypedResults.Bytes(Script.Value, "text/javascript; charset=utf-8");
+            })
+            .WithName("EmbedScript")
+            .WithSummary("The optional script for signup forms on news sites: inline success and errors via fetch and CORS.");
+
+        embed.MapGet("/form", Form)
+            .WithName("EmbedForm")
+            .WithSummary("A ready signup form page for a list, which the list's allowed origins may frame.");
+
+        return app;
+    }
+
+    // Properties, not a positional record: Npgsql declares text[] as System.Array, which Dapper's
+    // constructor matching does not take for string[].
+    sealed record EmbeddedList
+    {
+        public required string Slug { get; init; }
+        public required string Name { get; init; }
+        public required string ConsentText { get; init; }
+        public string[] AllowedOrigins { get; init; } = [];
+    }
+
+    static async Task<Results<ContentHttpResult, NotFound>> Form(
+        string? list, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var target = await connection.QuerySingleOrDefaultAsync<EmbeddedList>(new CommandDefinition("""
+            SELECT slug AS Slug, name AS Name, consent_text AS ConsentText, allowed_origins AS AllowedOrigins
+            FROM lists WHERE slug = @slug
+            """, new { slug = list ?? "news" }, cancellationToken: cancellationToken));
+        if (target is null)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var frameAncestors = target.AllowedOrigins.Length == 0 ? "'none'" : string.Join(' ', target.AllowedOrigins);
+        response.Headers.ContentSecurityPolicy =
+            $"default-src 'none'; style-src 'sha256-{StyleHash}'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
+
+        var honeypot = HostedPage.Encode(protection.Value.HoneypotField);
+        return HostedPage.Render($"Sign up to {target.Name}", $"""
+            <form method="post" action="/api/subscriptions" data-subscriptions-form data-honeypot="{honeypot}">
+            <input type="hidden" name="list" value="{HostedPage.Encode(target.Slug)}">
+            <p><label for="email">Email address</label><br>
+            <input id="email" name="email" type="email" autocomplete="email" required></p>
+            <p><input id="consent" name="consent" type="checkbox" value="on" required>
+            <label for="consent">{HostedPage.Encode(target.ConsentText)}</label></p>
+            <div class="hp" aria-hidden="true"><label for="{honeypot}">Leave this field empty</label>
+            <input id="{honeypot}" name="{honeypot}" tabindex="-1" autocomplete="off"></div>
+            <p><button type="submit">Sign up</button></p>
+            <p data-subscriptions-message role="status" aria-live="polite"></p>
+            </form>
+            <script src="/embed/subscribe.js" defer></script>
+            """);
+    }
+}

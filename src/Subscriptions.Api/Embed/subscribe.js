@@ -1,0 +1,103 @@
+// Subscriptions: progressive enhancement for a signup form.
+// Without this script the form posts normally and the browser follows the 303 to a thank-you page.
+// With it, the form posts JSON with fetch (CORS) and shows success or per-field errors inline.
+(function () {
+  "use strict";
+
+  function field(form, name) {
+    return form.elements.namedItem(name);
+  }
+
+  function show(form, text, isError) {
+    var message = form.querySelector("[data-subscriptions-message]");
+    if (!message) {
+      message = document.createElement("p");
+      message.setAttribute("data-subscriptions-message", "");
+      message.setAttribute("role", "status");
+      message.setAttribute("aria-live", "polite");
+      form.appendChild(message);
+    }
+    message.textContent = text;
+    message.className = isError ? "subscriptions-error" : "subscriptions-success";
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[data-subscriptions-field-error]").forEach(function (node) { node.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (node) {
+      node.removeAttribute("aria-invalid");
+      node.removeAttribute("aria-describedby");
+    });
+  }
+
+  function showFieldErrors(form, errors) {
+    var first = null;
+    Object.keys(errors).forEach(function (name, index) {
+      var input = field(form, name === "lists" ? "list" : name);
+      var note = document.createElement("span");
+      note.id = "subscriptions-error-" + index;
+      note.setAttribute("data-subscriptions-field-error", "");
+      note.className = "subscriptions-field-error";
+      note.textContent = errors[name].join(" ");
+      if (input && input.nodeType === 1) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", note.id);
+        input.insertAdjacentElement("afterend", note);
+        first = first || input;
+      } else {
+        form.appendChild(note);
+      }
+    });
+    if (first) first.focus();
+  }
+
+  function enhance(form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      clearErrors(form);
+      var lists = Array.prototype.slice.call(form.querySelectorAll("[name=list]"))
+        .filter(function (input) { return input.type !== "checkbox" || input.checked; })
+        .map(function (input) { return input.value; });
+      var body = {
+        email: field(form, "email") ? field(form, "email").value : "",
+        consent: field(form, "consent") ? field(form, "consent").checked : false,
+        lists: lists,
+        locale: document.documentElement.lang || navigator.language,
+        source: location.href
+      };
+      if (field(form, "name")) body.name = field(form, "name").value || null;
+      var honeypot = form.getAttribute("data-honeypot") || "website";
+      if (field(form, honeypot)) body[honeypot] = field(form, honeypot).value;
+      var submit = form.querySelector("[type=submit], button:not([type])");
+      if (submit) submit.disabled = true;
+      fetch(form.action, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(body)
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          if (response.status === 202) {
+            show(form, json.message || "Thank you. Check your inbox.", false);
+            form.reset();
+          } else if (json.errors) {
+            showFieldErrors(form, json.errors);
+            show(form, json.title || "Please check the form.", true);
+          } else {
+            show(form, json.detail || json.title || "Something went wrong. Please try again.", true);
+          }
+        });
+      }, function () {
+        // No CORS grant for this page, or no network: fall back to the plain form post.
+        HTMLFormElement.prototype.submit.call(form);
+      }).finally(function () {
+        if (submit) submit.disabled = false;
+      });
+    });
+  }
+
+  function start() {
+    document.querySelectorAll("form[data-subscriptions-form]").forEach(enhance);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
