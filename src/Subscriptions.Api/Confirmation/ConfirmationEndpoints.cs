@@ -47,18 +47,20 @@ public static class ConfirmationEndpoints
         WHERE t.hash = @hash AND t.purpose = 'confirm'
         """;
 
-    static async Task<ContentHttpResult> ShowConfirmPage(string token, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
+    static async Task<ContentHttpResult> ShowConfirmPage(
+        string token, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
     {
+        var text = PageText.For(request);
         var target = await LookupAsync(dataSource, token, cancellationToken);
-        if (Unusable(target, clock) is { } refusal)
+        if (Unusable(text, target, clock) is { } refusal)
         {
             return refusal;
         }
 
-        return HostedPage.Render("Confirm your subscription", $"""
-            <p>Press the button to start receiving “{HostedPage.Encode(target!.ListName)}”.</p>
+        return HostedPage.Render(text, text.ConfirmTitle, $"""
+            <p>{HostedPage.Encode(string.Format(text.ConfirmPrompt, text.Named(target!.ListName, text.OurNewsletter)))}</p>
             <form method="post">
-            <button type="submit" autofocus>Confirm</button>
+            <button type="submit" autofocus>{HostedPage.Encode(text.ConfirmButton)}</button>
             </form>
             """);
     }
@@ -108,8 +110,9 @@ public static class ConfirmationEndpoints
 
         // Nothing confirmed: say why. A token that still looks usable lost a race to a
         // concurrent POST, so it was used after all.
+        var text = PageText.For(request);
         var target = await LookupAsync(dataSource, token, cancellationToken);
-        var refusal = Unusable(target, clock) ?? AlreadyUsed(target!);
+        var refusal = Unusable(text, target, clock) ?? AlreadyUsed(text, target!);
         return wantsJson
             ? TypedResults.Problem(statusCode: refusal.StatusCode, title: target is null ? "Unknown link" : "Link no longer valid",
                 detail: "Sign up again to receive a new confirmation mail.")
@@ -128,44 +131,44 @@ public static class ConfirmationEndpoints
     }
 
     /// <summary>The friendly refusal for a link that cannot confirm anything, or null if it can.</summary>
-    static ContentHttpResult? Unusable(TokenTarget? target, TimeProvider clock)
+    static ContentHttpResult? Unusable(PageText text, TokenTarget? target, TimeProvider clock)
     {
         if (target is null)
         {
-            return HostedPage.Render("This link is not known",
-                "<p>We could not find this confirmation link. Please sign up again from the newsletter form to receive a new one.</p>",
+            return HostedPage.Render(text, text.UnknownLinkTitle, $"<p>{HostedPage.Encode(text.UnknownConfirmLink)}</p>",
                 StatusCodes.Status404NotFound);
         }
 
         if (target.Status == "confirmed" || target.UsedAt is not null)
         {
-            return AlreadyUsed(target);
+            return AlreadyUsed(text, target);
         }
 
         if (target.ExpiresAt <= clock.GetUtcNow().UtcDateTime || target.Status != "pending")
         {
-            return HostedPage.Render("This link has expired", SignUpAgain(target), StatusCodes.Status410Gone);
+            return HostedPage.Render(text, text.ExpiredTitle, SignUpAgain(text, target), StatusCodes.Status410Gone);
         }
 
         return null;
     }
 
-    static ContentHttpResult AlreadyUsed(TokenTarget target) => target.Status == "confirmed"
-        ? HostedPage.Render("Already confirmed",
-            $"<p>Your subscription to “{HostedPage.Encode(target.ListName)}” is confirmed. There is nothing more to do.</p>",
+    static ContentHttpResult AlreadyUsed(PageText text, TokenTarget target) => target.Status == "confirmed"
+        ? HostedPage.Render(text, text.AlreadyConfirmedTitle,
+            $"<p>{HostedPage.Encode(string.Format(text.AlreadyConfirmed, text.Named(target.ListName, text.OurNewsletter)))}</p>",
             StatusCodes.Status410Gone)
-        : HostedPage.Render("This link was already used", SignUpAgain(target), StatusCodes.Status410Gone);
+        : HostedPage.Render(text, text.UsedTitle, SignUpAgain(text, target), StatusCodes.Status410Gone);
 
-    static string SignUpAgain(TokenTarget target) => target.SignupPage is { } page
-        ? $"""<p><a href="{HostedPage.Encode(page)}">Sign up again</a> to receive a new confirmation mail.</p>"""
-        : "<p>Sign up again from the newsletter form to receive a new confirmation mail.</p>";
+    static string SignUpAgain(PageText text, TokenTarget target) => target.SignupPage is { } page
+        ? $"""<p><a href="{HostedPage.Encode(page)}">{HostedPage.Encode(text.SignUpAgainLink)}</a>{HostedPage.Encode(text.SignUpAgainAfterLink)}</p>"""
+        : $"<p>{HostedPage.Encode(text.SignUpAgainFromForm)}</p>";
 
-    static async Task<ContentHttpResult> ConfirmedPage(string? list, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    static async Task<ContentHttpResult> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
-        return HostedPage.Render("You're subscribed",
-            $"<p>Thank you: your subscription to {HostedPage.Encode(name is null ? "our newsletter" : $"“{name}”")} is confirmed.</p>");
+        var text = PageText.For(request);
+        return HostedPage.Render(text, text.ConfirmedTitle,
+            $"<p>{HostedPage.Encode(string.Format(text.Confirmed, text.Named(name, text.OurNewsletter)))}</p>");
     }
 }

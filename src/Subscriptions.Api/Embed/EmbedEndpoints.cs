@@ -55,7 +55,7 @@ public static class EmbedEndpoints
     }
 
     static async Task<Results<ContentHttpResult, NotFound>> Form(
-        string? list, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
+        string? list, HttpRequest request, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -73,16 +73,17 @@ public static class EmbedEndpoints
             $"default-src 'none'; style-src 'sha256-{StyleHash}'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
         var honeypot = HostedPage.Encode(protection.Value.HoneypotField);
-        return HostedPage.Render($"Sign up to {target.Name}", $"""
+        var text = PageText.For(request);
+        return HostedPage.Render(text, string.Format(text.SignUpTitle, target.Name), $"""
             <form method="post" action="/api/subscriptions" data-subscriptions-form data-honeypot="{honeypot}">
             <input type="hidden" name="list" value="{HostedPage.Encode(target.Slug)}">
-            <p><label for="email">Email address</label><br>
+            <p><label for="email">{HostedPage.Encode(text.EmailLabel)}</label><br>
             <input id="email" name="email" type="email" autocomplete="email" required></p>
             <p><input id="consent" name="consent" type="checkbox" value="on" required>
             <label for="consent">{HostedPage.Encode(target.ConsentText)}</label></p>
             <div class="hp" aria-hidden="true"><label for="{honeypot}">Leave this field empty</label>
             <input id="{honeypot}" name="{honeypot}" tabindex="-1" autocomplete="off"></div>
-            <p><button type="submit">Sign up</button></p>
+            <p><button type="submit">{HostedPage.Encode(text.SignUpButton)}</button></p>
             <p data-subscriptions-message role="status" aria-live="polite"></p>
             </form>
             <script src="/embed/subscribe.js" defer></script>

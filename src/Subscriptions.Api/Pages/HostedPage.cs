@@ -18,10 +18,10 @@ public static class HostedPage
         .subscriptions-error,.subscriptions-field-error{color:#8a1f11}.subscriptions-success{color:#0d652d}
         """;
 
-    public static ContentHttpResult Render(string title, string bodyHtml, int statusCode = StatusCodes.Status200OK) =>
+    public static ContentHttpResult Render(PageText text, string title, string bodyHtml, int statusCode = StatusCodes.Status200OK) =>
         TypedResults.Content($"""
             <!doctype html>
-            <html lang="en">
+            <html lang="{text.Language}">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -135,7 +135,7 @@ public static class SignupEndpoints
         if (errors.Count > 0)
         {
             services.Metrics.Signup("invalid", slugs[0]);
-            return isForm ? FormErrorsPage(errors) : TypedResults.ValidationProblem(errors);
+            return isForm ? FormErrorsPage(PageText.For(http.Request), errors) : TypedResults.ValidationProblem(errors);
         }
 
         EmailAddress.TryNormalize(input.Email, out var email);
@@ -251,21 +251,21 @@ public static class SignupEndpoints
     static IPAddress? ClientAddress(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
-    static ContentHttpResult FormErrorsPage(IDictionary<string, string[]> errors)
+    static ContentHttpResult FormErrorsPage(PageText text, IDictionary<string, string[]> errors)
     {
         var items = string.Concat(errors.SelectMany(e => e.Value).Select(m => $"<li>{HostedPage.Encode(m)}</li>"));
-        return HostedPage.Render("Please check the form",
-            $"""<p>Your signup was not saved:</p><ul class="errors">{items}</ul><p>Go back, correct the form and send it again.</p>""",
+        return HostedPage.Render(text, text.FormErrorsTitle,
+            $"""<p>{HostedPage.Encode(text.FormErrorsIntro)}</p><ul class="errors">{items}</ul><p>{HostedPage.Encode(text.FormErrorsOutro)}</p>""",
             StatusCodes.Status400BadRequest);
     }
 
-    static async Task<ContentHttpResult> ThankYou(string? list, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    static async Task<ContentHttpResult> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
-        var what = name is null ? "our newsletter" : $"“{name}”";
-        return HostedPage.Render("Check your inbox",
-            $"<p>Thank you for signing up to {HostedPage.Encode(what)}. We sent you a mail: open it and press Confirm to start receiving it.</p>");
+        var text = PageText.For(request);
+        return HostedPage.Render(text, text.CheckInboxTitle,
+            $"<p>{HostedPage.Encode(string.Format(text.CheckInbox, text.Named(name, text.OurNewsletter)))}</p>");
     }
 }

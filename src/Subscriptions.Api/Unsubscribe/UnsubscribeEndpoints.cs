@@ -33,22 +33,22 @@ public static class UnsubscribeEndpoints
     public sealed record Unsubscribed(string Status);
 
     static async Task<ContentHttpResult> ShowUnsubscribePage(
-        string token, UnsubscribeLinks links, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
+        var text = PageText.For(request);
         if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
         {
-            return UnknownLink();
+            return UnknownLink(text);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var listName = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
             SELECT l.name FROM subscriptions sub JOIN lists l ON l.id = sub.list_id WHERE sub.id = @subscriptionId
             """, new { subscriptionId }, cancellationToken: cancellationToken));
-        var what = listName is null ? "this newsletter" : $"“{listName}”";
-        return HostedPage.Render("Unsubscribe", $"""
-            <p>Press the button to stop receiving {HostedPage.Encode(what)}.</p>
+        return HostedPage.Render(text, text.UnsubscribeTitle, $"""
+            <p>{HostedPage.Encode(string.Format(text.UnsubscribePrompt, text.Named(listName, text.ThisNewsletter)))}</p>
             <form method="post">
-            <button type="submit" autofocus>Unsubscribe</button>
+            <button type="submit" autofocus>{HostedPage.Encode(text.UnsubscribeButton)}</button>
             </form>
             """);
     }
@@ -63,11 +63,12 @@ public static class UnsubscribeEndpoints
         TimeProvider clock, CancellationToken cancellationToken)
     {
         var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json");
+        var text = PageText.For(request);
         if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
         {
             return wantsJson
                 ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown link")
-                : UnknownLink();
+                : UnknownLink(text);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -95,10 +96,9 @@ public static class UnsubscribeEndpoints
 
         return wantsJson
             ? TypedResults.Ok(new Unsubscribed("unsubscribed"))
-            : HostedPage.Render("You're unsubscribed", "<p>You will not receive this newsletter any more.</p>");
+            : HostedPage.Render(text, text.UnsubscribedTitle, $"<p>{HostedPage.Encode(text.Unsubscribed)}</p>");
     }
 
-    static ContentHttpResult UnknownLink() => HostedPage.Render("This link is not known",
-        "<p>We could not find this unsubscribe link. Use the link in the newsletter's latest mail.</p>",
-        StatusCodes.Status404NotFound);
+    static ContentHttpResult UnknownLink(PageText text) =>
+        HostedPage.Render(text, text.UnknownLinkTitle, $"<p>{HostedPage.Encode(text.UnknownUnsubscribeLink)}</p>", StatusCodes.Status404NotFound);
 }

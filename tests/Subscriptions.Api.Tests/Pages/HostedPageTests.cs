@@ -1,0 +1,51 @@
+using System.Net;
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Pages;
+
+public class HostedPageTests(ApiFixture fixture) : ApiTest(fixture)
+{
+    async Task<string> Page(string path, string? acceptLanguage)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (acceptLanguage is not null)
+        {
+            request.Headers.AcceptLanguage.ParseAdd(acceptLanguage);
+        }
+
+        var response = await Client.SendAsync(request);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    [Theory]
+    [InlineData(null, "en", "Check your inbox")]
+    [InlineData("de-CH,de;q=0.9", "de", "Bitte prüfen Sie Ihr Postfach")]
+    [InlineData("fr", "fr", "Consultez votre boîte de réception")]
+    [InlineData("ja,ko;q=0.5", "en", "Check your inbox")]
+    public async Task Pages_speak_the_readers_language_and_say_which_it_is(string? acceptLanguage, string lang, string heading)
+    {
+        var html = await Page("/signup/thank-you?list=news", acceptLanguage);
+
+        Assert.Contains($"<html lang=\"{lang}\">", html);
+        Assert.Contains($"<h1>{heading}</h1>", WebUtility.HtmlDecode(html));
+    }
+
+    [Fact]
+    public async Task The_embeddable_form_labels_every_field_and_hides_the_honeypot_from_people_and_screen_readers()
+    {
+        var html = await Page("/embed/form?list=news", "de");
+
+        Assert.Contains("<label for=\"email\">", html);
+        Assert.Contains("<label for=\"consent\">", html);
+        Assert.Contains("<div class=\"hp\" aria-hidden=\"true\">", html);
+        Assert.Contains("name=\"website\" tabindex=\"-1\" autocomplete=\"off\"", html);
+        Assert.Contains("<html lang=\"de\">", html);
+    }
+
+    [Fact]
+    public async Task The_embeddable_form_of_an_unknown_list_is_404()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/embed/form?list=nope")).StatusCode);
+    }
+}
