@@ -53,7 +53,7 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Mail_waits_while_smtp_is_down_and_all_of_it_arrives_once_when_it_is_back()
     {
-        await using var mail = new MailServer(fixedPorts: true);
+        await using var mail = new MailServer();
         await mail.StartAsync();
         await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(mail.Port));
         await mail.StopAsync();
