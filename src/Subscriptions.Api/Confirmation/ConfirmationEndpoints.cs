@@ -162,13 +162,6 @@ public static class ConfirmationEndpoints
         ? $"""<p><a href="{HostedPage.Encode(page)}">{HostedPage.Encode(text.SignUpAgainLink)}</a>{HostedPage.Encode(text.SignUpAgainAfterLink)}</p>"""
         : $"<p>{HostedPage.Encode(text.SignUpAgainFromForm)}</p>";
 
-    static async Task<ContentHttpResult> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
-        var text = PageText.For(request);
-        return HostedPage.Render(text, text.ConfirmedTitle,
-            $"<p>{HostedPage.Encode(string.Format(text.Confirmed, text.Named(name, text.OurNewsletter)))}</p>");
-    }
+    static Task<ContentHttpResult> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+        HostedPage.ForListAsync(request, dataSource, list, text => (text.ConfirmedTitle, text.Confirmed), cancellationToken);
 }

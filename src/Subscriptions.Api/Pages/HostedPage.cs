@@ -1,4 +1,6 @@
 using System.Text;
+using Dapper;
+using Npgsql;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -38,6 +40,22 @@ public static class HostedPage
             """, "text/html; charset=utf-8", Encoding.UTF8, statusCode);
 
     public static string Encode(string value) => HtmlEncoder.Default.Encode(value);
+
+    /// <summary>
+    /// A landing page of the flow (thank-you, confirmed) whose one sentence names the list given
+    /// by slug in the query string, or "our newsletter" for none or an unknown one.
+    /// </summary>
+    public static async Task<ContentHttpResult> ForListAsync(
+        HttpRequest request, NpgsqlDataSource dataSource, string? list, Func<PageText, (string Title, string Sentence)> words,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
+        var text = PageText.For(request);
+        var (title, sentence) = words(text);
+        return Render(text, title, $"<p>{Encode(string.Format(sentence, text.Named(name, text.OurNewsletter)))}</p>");
+    }
 }
 
 /// <summary>303 See Other: after a form POST the browser follows with a GET (the framework has no typed result for it).</summary>

@@ -78,7 +78,7 @@ public static class SignupEndpoints
         IOptions<CaptchaOptions> CaptchaOptions,
         CancellationToken CancellationToken);
 
-    sealed record ListTarget(string Slug, string Name, string? ThankYouUrl, string DefaultLocale);
+    sealed record ListTarget(string Slug, string? ThankYouUrl, string DefaultLocale);
 
     /// <remarks>
     /// The answer is the same whether the address is new, pending or already confirmed, so the
@@ -101,15 +101,18 @@ public static class SignupEndpoints
         var slugs = input.Lists.Count == 0 ? [DefaultList] : input.Lists.Distinct(StringComparer.Ordinal).ToArray();
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var lists = (await connection.QueryAsync<ListTarget>(new CommandDefinition("""
-            SELECT slug AS Slug, name AS Name, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale
+            SELECT slug AS Slug, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale
             FROM lists
             WHERE slug = ANY(@slugs)
             """, new { slugs }, cancellationToken: services.CancellationToken))).ToList();
 
+        // metric labels only ever name lists that exist: a bot must not mint label values
+        var metricList = lists.FirstOrDefault(l => l.Slug == slugs[0])?.Slug;
+
         // A bot filled the hidden field: it gets what a person would get, and nothing is kept.
         if (!string.IsNullOrEmpty(input.Honeypot))
         {
-            services.Metrics.Signup("honeypot", slugs[0]);
+            services.Metrics.Signup("honeypot", metricList);
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
             return Success(isForm, slugs, lists);
         }
@@ -128,13 +131,13 @@ public static class SignupEndpoints
 
         if (errors.Count == 0 && !await services.Captcha.VerifyAsync(input.Captcha, ClientAddress(http), services.CancellationToken))
         {
-            services.Metrics.Signup("captcha_failed", slugs[0]);
+            services.Metrics.Signup("captcha_failed", metricList);
             errors["captcha"] = ["Please complete the challenge that shows you are a person."];
         }
 
         if (errors.Count > 0)
         {
-            services.Metrics.Signup("invalid", slugs[0]);
+            services.Metrics.Signup("invalid", metricList);
             return isForm ? FormErrorsPage(PageText.For(http.Request), errors) : TypedResults.ValidationProblem(errors);
         }
 
@@ -223,7 +226,7 @@ public static class SignupEndpoints
             dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));
 
-        services.Metrics.Signup("accepted", slugs[0]);
+        services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
         return Success(isForm, slugs, lists);
     }
@@ -259,13 +262,6 @@ public static class SignupEndpoints
             StatusCodes.Status400BadRequest);
     }
 
-    static async Task<ContentHttpResult> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
-        var text = PageText.For(request);
-        return HostedPage.Render(text, text.CheckInboxTitle,
-            $"<p>{HostedPage.Encode(string.Format(text.CheckInbox, text.Named(name, text.OurNewsletter)))}</p>");
-    }
+    static Task<ContentHttpResult> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+        HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
 }
