@@ -290,6 +290,11 @@ public sealed partial class ConfirmationMailDispatcher(
             await client.SendAsync(message, cancellationToken);
             return new(mail.OutboxId, mail.Attempts, Result.Sent, null);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // shutting down mid-send: the message goes back to the queue, due at once
+            return new(mail.OutboxId, mail.Attempts, Result.Retry, null);
+        }
         catch (SmtpCommandException ex) when ((int)ex.StatusCode >= 500)
         {
             return new(mail.OutboxId, mail.Attempts, Result.Dead, $"{(int)ex.StatusCode} {ex.Message}");
