@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The benchmark harness: starts PostgreSQL, MailDev (SMTP) and the service (Release) on 127.0.0.1,
+# runs each scenario next to its baseline in the same run, prints a table of ratios and writes
+# every figure to TestResults/bench.json.
+#   tests/bench/run.sh [seconds per load run, default 20] [export rows, default 1000000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD DURATION=${1:-20} EXPORT_ROWS=${2:-1000000}
+PG_PORT=55450 APP_PORT=5091 SMTP_PORT=1035 MAIL_UI_PORT=1090 KEY=bench-admin-key-0123456789 MAILS=10000
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "${PG_BIN:-}/pgbench" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
+if [ ! -x .local/maildev/node_modules/maildev/bin/maildev ]; then
+  npm install --silent --no-fund --no-audit --prefix .local/maildev maildev@2.2.1 >/dev/null
+fi
+WORK=$(mktemp -d /tmp/bench.XXXX); chmod 755 "$WORK"
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
+cleanup() {
+  for pid in ${APP_PID:-} ${MAIL_PID:-}; do kill "$pid" 2>/dev/null || true; done
+  as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+PSQL=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -t -A)
+
+as_postgres "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
+as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
+"${PSQL[@]}" -c "CREATE DATABASE bench" postgres
+node .local/maildev/node_modules/maildev/bin/maildev --ip 127.0.0.1 -s $SMTP_PORT --web-ip 127.0.0.1 -w $MAIL_UI_PORT >"$WORK/maildev.log" 2>&1 &
+MAIL_PID=$!
+dotnet build Subscriptions.sln -c Release -v q -nologo >/dev/null
+
+start_service() { # $1 = minimum response time of signups
+  ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres;Maximum Pool Size=64" \
+  Smtp__Host=127.0.0.1 Smtp__Port=$SMTP_PORT Smtp__Security=None Admin__ApiKey=$KEY \
+  Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
+  RateLimits__Signup__Burst=1000000000 RateLimits__Signup__PerMinute=1000000000 Signup__MinimumResponseTime="$1" \
+    dotnet src/Subscriptions.Api/bin/Release/net10.0/Subscriptions.Api.dll --urls "http://127.0.0.1:$APP_PORT" >>"$WORK/app.log" 2>&1 &
+  APP_PID=$!
+  local started; started=$(date +%s%N)
+  until curl -sf "http://127.0.0.1:$APP_PORT/health/ready" >/dev/null; do sleep 0.01; done
+  READY_MS=$((($(date +%s%N) - started) / 1000000))
+}
+stop_service() { kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true; }
+rss_mb() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$APP_PID/status"; }
+
+# 1. Start and footprint: the first start migrates; the second is timed on the migrated database.
+start_service 00:00:00; stop_service
+start_service 00:00:00; sleep 2
+START_MS=$READY_MS RSS_REST=$(rss_mb)
+
+# 2. Signup throughput: wrk with distinct addresses against pgbench running the endpoint's own SQL.
+cat > "$WORK/signup.lua" <<'LUA'
+local counter = 0
+function setup(thread) thread:set("tid", math.random(1, 1000000000)) end
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/api/subscriptions", {["Content-Type"] = "application/json"},
+    string.format('{"email":"w%d-%d@example.org","consent":true}', tid, counter))
+end
+LUA
+# The very statements of Signup/SignupEndpoints.cs, read from the source, with literals for the parameters.
+python3 - "$WORK/signup.sql" <<'PY'
+import re, sys
+source = open("src/Subscriptions.Api/Signup/SignupEndpoints.cs").read()
+sql = re.search(r'await connection\.ExecuteAsync\(new CommandDefinition\("""\n(.*?)\n\s*""", new', source, re.S).group(1)
+values = {"email": "('b' || :n || '@example.org')", "emailAsTyped": "('b' || :n || '@example.org')", "name": "NULL::text",
+          "locale": "NULL::text", "now": "now()", "ip": "'127.0.0.1'", "userAgent": "'pgbench'", "source": "NULL::text",
+          "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5"}
+sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
+open(sys.argv[1], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
+PY
+RSS_LOAD_FILE=$WORK/rss-load
+( sleep $((DURATION / 2)); rss_mb > "$RSS_LOAD_FILE" ) &
+wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk.txt"
+RSS_LOAD=$(cat "$RSS_LOAD_FILE")
+PGBENCH=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -f "$WORK/signup.sql" -c 32 -j 2 -T "$DURATION" bench 2>&1)
+wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+wrk_pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
+SIGNUP_RPS=$(wrk_rps "$WORK/wrk.txt") SIGNUP_P50=$(wrk_pct "$WORK/wrk.txt" 50%) SIGNUP_P99=$(wrk_pct "$WORK/wrk.txt" 99%)
+PGBENCH_TPS=$(echo "$PGBENCH" | awk '/^tps/ {print $3; exit}') PGBENCH_LAT=$(echo "$PGBENCH" | awk '/latency average/ {print $4}')
+SIGNUP_ERRORS=$(awk '/Non-2xx|Socket errors/' "$WORK/wrk.txt" | tr '\n' ' ')
+stop_service
+# the same load with the default 10 ms answer floor (anti-enumeration), for the record
+start_service 00:00:00.010
+wrk -t2 -c32 -d"$((DURATION / 2))s" --latency -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk-padded.txt"
+PADDED_RPS=$(wrk_rps "$WORK/wrk-padded.txt") PADDED_P99=$(wrk_pct "$WORK/wrk-padded.txt" 99%)
+stop_service
+
+# 3. Mail dispatch: 10,000 queued confirmations through the service against a plain MailKit loop.
+curl -s -X DELETE "http://127.0.0.1:$MAIL_UI_PORT/email/all" >/dev/null
+BASELINE_MPS=$(dotnet tests/Subscriptions.Benchmarks/bin/Release/net10.0/Subscriptions.Benchmarks.dll 127.0.0.1 $SMTP_PORT $MAILS)
+curl -s -X DELETE "http://127.0.0.1:$MAIL_UI_PORT/email/all" >/dev/null
+"${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens CASCADE"
+start_service 00:00:00
+begin=$(date +%s%N)
+"${PSQL[@]}" bench <<SQL
+WITH s AS (
+    INSERT INTO subscribers (email, email_as_typed, created_at, updated_at)
+    SELECT 'd' || i || '@example.org', 'd' || i || '@example.org', now(), now() FROM generate_series(1, $MAILS) AS i
+    RETURNING id),
+sub AS (
+    INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, consent_at, consent_text_version)
+    SELECT id, 1, 'pending', now(), now(), now(), '1' FROM s RETURNING id)
+INSERT INTO outbox (subscription_id, kind, created_at, due_at) SELECT id, 'confirmation', now(), now() FROM sub;
+NOTIFY outbox;
+SQL
+until [ "$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")" -ge $MAILS ]; do sleep 0.05; done
+DISPATCH_S=$(awk "BEGIN {print ($(date +%s%N) - $begin) / 1e9}")
+DISPATCH_MPS=$(awk "BEGIN {printf \"%d\", $MAILS / $DISPATCH_S}")
+DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL")
+stop_service
+
+# 4. Export: tests/bench/export.sh (its own database of EXPORT_ROWS subscribers).
+EXPORT=$(tests/bench/export.sh "$EXPORT_ROWS" 3 | tail -4)
+COPY_RPS=$(echo "$EXPORT" | awk '/copy \(baseline\)/ {print $NF}') HTTP_RPS=$(echo "$EXPORT" | awk '/GET \/api\/admin\/export/ {print $NF}')
+EXPORT_RSS=$(echo "$EXPORT" | sed -nE 's/.*peak RSS: ([0-9]+) MB.*/\1/p')
+
+ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
+cat <<TABLE
+
+scenario                          service                baseline                ratio
+signup (wrk -c32, ${DURATION}s)   ${SIGNUP_RPS} req/s   pgbench same SQL ${PGBENCH_TPS} tps   $(ratio "$SIGNUP_RPS" "$PGBENCH_TPS")
+  latency                         p50 ${SIGNUP_P50}, p99 ${SIGNUP_P99}   pgbench avg ${PGBENCH_LAT} ms
+  with the 10 ms answer floor     ${PADDED_RPS} req/s, p99 ${PADDED_P99}
+mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELINE_MPS} msg/s   $(ratio "$DISPATCH_MPS" "$BASELINE_MPS")   (dead-lettered: $DEAD)
+export csv ($EXPORT_ROWS rows)    ${HTTP_RPS} rows/s     psql \\copy ${COPY_RPS} rows/s   $(ratio "$HTTP_RPS" "$COPY_RPS")   peak RSS ${EXPORT_RSS} MB
+start to /health/ready            ${START_MS} ms (migrated database)
+service RSS                       ${RSS_REST} MB at rest, ${RSS_LOAD} MB under signup load
+${SIGNUP_ERRORS}
+TABLE
+
+mkdir -p TestResults
+cat > TestResults/bench.json <<JSON
+{
+  "signup": {"requests_per_second": $SIGNUP_RPS, "p50": "$SIGNUP_P50", "p99": "$SIGNUP_P99",
+             "baseline_pgbench_tps": $PGBENCH_TPS, "baseline_latency_average_ms": $PGBENCH_LAT,
+             "ratio": $(ratio "$SIGNUP_RPS" "$PGBENCH_TPS"), "with_10ms_floor_requests_per_second": $PADDED_RPS, "with_10ms_floor_p99": "$PADDED_P99"},
+  "dispatch": {"messages": $MAILS, "messages_per_second": $DISPATCH_MPS, "baseline_mailkit_messages_per_second": $BASELINE_MPS,
+               "ratio": $(ratio "$DISPATCH_MPS" "$BASELINE_MPS"), "dead_lettered": $DEAD},
+  "export": {"rows": $EXPORT_ROWS, "rows_per_second": $HTTP_RPS, "baseline_copy_rows_per_second": $COPY_RPS,
+             "ratio": $(ratio "$HTTP_RPS" "$COPY_RPS"), "peak_rss_mb": $EXPORT_RSS},
+  "start": {"ready_ms": $START_MS, "rss_rest_mb": $RSS_REST, "rss_under_load_mb": $RSS_LOAD}
+}
+JSON
+echo "figures: $ROOT/TestResults/bench.json"
