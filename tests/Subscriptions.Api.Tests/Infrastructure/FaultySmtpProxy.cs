@@ -8,19 +8,20 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 /// Stands in front of a real SMTP server. Its first <c>refusals</c> connections are answered
 /// here: the greeting and EHLO succeed (advertising no extensions), RCPT TO gets
 /// <c>rcptReply</c> (as greylisting or a full mailbox would) and then the server hangs up, so
-/// each retry needs a new connection. Later connections are piped to the real server untouched.
+/// each retry needs a new connection; a null <c>rcptReply</c> never answers at all (a server
+/// that hangs). Later connections are piped to the real server untouched.
 /// </summary>
 public sealed class FaultySmtpProxy : IAsyncDisposable
 {
     readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     readonly CancellationTokenSource _stop = new();
     readonly int _upstreamPort;
-    readonly string _rcptReply;
+    readonly string? _rcptReply;
     readonly Task _accepting;
     int _refusalsLeft;
     int _refused;
 
-    public FaultySmtpProxy(int upstreamPort, int refusals, string rcptReply)
+    public FaultySmtpProxy(int upstreamPort, int refusals, string? rcptReply)
     {
         _upstreamPort = upstreamPort;
         _refusalsLeft = refusals;
@@ -65,6 +66,12 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
             while (await reader.ReadLineAsync(_stop.Token) is { } line)
             {
                 var verb = line.Split(' ', 2)[0].ToUpperInvariant();
+                if (verb == "RCPT" && _rcptReply is null)
+                {
+                    await reader.ReadLineAsync(_stop.Token); // until the client gives up and hangs up
+                    return;
+                }
+
                 await writer.WriteLineAsync(verb switch
                 {
                     "EHLO" or "HELO" => "250 faulty.test",

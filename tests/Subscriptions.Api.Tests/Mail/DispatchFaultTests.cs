@@ -134,6 +134,24 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stopping_the_service_mid_send_hands_the_claimed_mail_back_at_once()
+    {
+        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: int.MaxValue, rcptReply: null);
+        var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await SignUp(app, ["patient@example.org"]);
+        await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE locked_until IS NOT NULL", TimeSpan.FromSeconds(30));
+        var logs = app.Logs;
+
+        await app.DisposeAsync(); // a graceful stop, as SIGTERM gives
+
+        Assert.True(await Scalar<bool>("""
+            SELECT locked_until IS NULL AND sent_at IS NULL AND dead_at IS NULL AND last_error IS NULL AND due_at <= now()
+            FROM outbox
+            """), "the claimed mail was not handed back, due at once");
+        Assert.DoesNotContain(logs.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+    }
+
+    [Fact]
     public async Task Two_instances_on_one_database_send_every_message_exactly_once()
     {
         await using var first = new SubscriptionsApp(_connectionString, fixture.AppSettings());
