@@ -97,13 +97,14 @@ public static class ExportEndpoint
             $"attachment; filename=\"subscribers-{clock.GetUtcNow():yyyy-MM-dd}.{extension}\"";
 
         var rows = ReadAsync(reader, cancellationToken);
+        var unsubscribeUrl = await unsubscribeLinks.UrlMakerAsync(cancellationToken);
         if (format == "csv")
         {
-            await WriteCsvAsync(http.Response.Body, rows, unsubscribeLinks, cancellationToken);
+            await WriteCsvAsync(http.Response.Body, rows, unsubscribeUrl, cancellationToken);
         }
         else
         {
-            await WriteNdjsonAsync(http.Response.BodyWriter, rows, unsubscribeLinks, cancellationToken);
+            await WriteNdjsonAsync(http.Response.BodyWriter, rows, unsubscribeUrl, cancellationToken);
         }
 
         return TypedResults.Empty;
@@ -118,7 +119,7 @@ public static class ExportEndpoint
         }
     }
 
-    static async Task WriteCsvAsync(Stream body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks links, CancellationToken cancellationToken)
+    static async Task WriteCsvAsync(Stream body, IAsyncEnumerable<ExportRow> rows, Func<long, string> unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var csv = CsvWriter.Create(body, CsvOptions, leaveOpen: true);
         csv.WriteHeader(Header);
@@ -137,14 +138,15 @@ public static class ExportEndpoint
             csv.WriteField(row.ConsentSource);
             csv.WriteField(row.ConsentTextVersion);
             csv.WriteField(row.Locale);
-            csv.WriteField((await links.UrlAsync(row.Id, cancellationToken)).AbsoluteUri);
+            csv.WriteField(unsubscribeUrl(row.Id));
             await csv.EndRecordAsync(cancellationToken);
         }
 
         await csv.FlushAsync(cancellationToken);
     }
 
-    static async Task WriteNdjsonAsync(System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks links, CancellationToken cancellationToken)
+    static async Task WriteNdjsonAsync(
+        System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, Func<long, string> unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var json = new Utf8JsonWriter(body);
         await foreach (var row in rows)
@@ -163,7 +165,7 @@ public static class ExportEndpoint
             json.WriteString("consent_source", row.ConsentSource);
             json.WriteString("consent_text_version", row.ConsentTextVersion);
             json.WriteString("locale", row.Locale);
-            json.WriteString("unsubscribe_url", (await links.UrlAsync(row.Id, cancellationToken)).AbsoluteUri);
+            json.WriteString("unsubscribe_url", unsubscribeUrl(row.Id));
             json.WriteEndObject();
             json.Flush();
             json.Reset();
