@@ -155,7 +155,7 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
 
         RuleSet(Creating, () => RuleFor(x => x.Slug)
             .NotEmpty().WithMessage("Give the list a slug.")
-            .Matches("^[a-z0-9][a-z0-9-]{0,62}$").WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
+            .Must(slug => SignupValidator.IsListSlug(slug!)).WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
             .OverridePropertyName("slug"));
 
         RuleFor(x => x.Name)

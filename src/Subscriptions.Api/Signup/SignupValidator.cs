@@ -38,7 +38,7 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
 
         RuleFor(x => x.Lists)
             .Must(lists => lists.Count <= MaxLists).WithMessage($"Choose at most {MaxLists} lists.")
-            .Must(lists => lists.All(ListSlug().IsMatch)).WithMessage("List names are lower-case letters, digits and hyphens.")
+            .Must(lists => lists.All(IsListSlug)).WithMessage("List names are lower-case letters, digits and hyphens.")
             .OverridePropertyName("lists");
 
         RuleFor(x => x.Source)
@@ -71,6 +71,8 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
         && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
 
     public static bool IsLanguageTag(string value) => LanguageTag().IsMatch(value);
+
+    public static bool IsListSlug(string value) => ListSlug().IsMatch(value);
 
     /// <summary>Lower-cases the language, title-cases a script and upper-cases a region: en-us → en-US.</summary>
     public static string CanonicalLocale(string tag)

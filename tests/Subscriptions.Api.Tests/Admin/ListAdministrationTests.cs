@@ -72,6 +72,7 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
 
     [Theory]
     [InlineData("slug", "Not A Slug")]
+    [InlineData("slug", "sport\n")]
     [InlineData("name", "")]
     [InlineData("senderEmail", "not-an-address")]
     [InlineData("thankYouUrl", "http://news.example/thanks")]
