@@ -7,22 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000} RUNS=${2:-3}
 PG_PORT=${PG_PORT:-55440} APP_PORT=${APP_PORT:-5090} KEY=bench-admin-key-0123456789
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "$PG_BIN/initdb" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
-WORK=$(mktemp -d /tmp/bench-export.XXXX); chmod 755 "$WORK"
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
+source tests/bench/lib.sh
+WORK=$(mktemp -d /tmp/bench-export.XXXX)
 cleanup() {
   [ -n "${APP_PID:-}" ] && kill "$APP_PID" 2>/dev/null || true
-  as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  stop_postgres "$WORK"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-as_postgres "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
+start_postgres "$WORK" "$PG_PORT"
 PSQL=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q)
-"${PSQL[@]}" -c "CREATE DATABASE bench" postgres
 
 dotnet build src/Subscriptions.Api -c Release -v q -nologo >/dev/null
 ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres" \

@@ -8,25 +8,19 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD DURATION=${1:-20} EXPORT_ROWS=${2:-1000000}
 PG_PORT=55450 APP_PORT=5091 SMTP_PORT=1035 MAIL_UI_PORT=1090 KEY=bench-admin-key-0123456789 MAILS=10000
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "${PG_BIN:-}/pgbench" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
+source tests/bench/lib.sh
 if [ ! -x .local/maildev/node_modules/maildev/bin/maildev ]; then
   npm install --silent --no-fund --no-audit --prefix .local/maildev maildev@2.2.1 >/dev/null
 fi
-WORK=$(mktemp -d /tmp/bench.XXXX); chmod 755 "$WORK"
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
+WORK=$(mktemp -d /tmp/bench.XXXX)
 cleanup() {
   for pid in ${APP_PID:-} ${MAIL_PID:-}; do kill "$pid" 2>/dev/null || true; done
-  as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  stop_postgres "$WORK"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+start_postgres "$WORK" "$PG_PORT"
 PSQL=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -t -A)
-
-as_postgres "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
-"${PSQL[@]}" -c "CREATE DATABASE bench" postgres
 node .local/maildev/node_modules/maildev/bin/maildev --ip 127.0.0.1 -s $SMTP_PORT --web-ip 127.0.0.1 -w $MAIL_UI_PORT >"$WORK/maildev.log" 2>&1 &
 MAIL_PID=$!
 dotnet build Subscriptions.sln -c Release -v q -nologo >/dev/null
