@@ -36,6 +36,22 @@ public sealed class ServiceKeys(NpgsqlDataSource dataSource)
     }
 
     /// <summary>HMAC-SHA256 under the service key, with a purpose so one MAC can never stand in for another.</summary>
-    public async ValueTask<byte[]> MacAsync(string purpose, string value, CancellationToken cancellationToken) =>
-        HMACSHA256.HashData(await KeyAsync(cancellationToken), System.Text.Encoding.UTF8.GetBytes($"{purpose}\n{value}"));
+    public async ValueTask<byte[]> MacAsync(string purpose, string value, CancellationToken cancellationToken)
+    {
+        var mac = new byte[HMACSHA256.HashSizeInBytes];
+        Mac(await KeyAsync(cancellationToken), purpose, value, mac);
+        return mac;
+    }
+
+    /// <summary>The same MAC with the key already in hand, into a buffer: for per-row use (exports).</summary>
+    public static void Mac(byte[] key, string purpose, ReadOnlySpan<char> value, Span<byte> destination)
+    {
+        var utf8 = System.Text.Encoding.UTF8;
+        var length = utf8.GetByteCount(purpose) + 1 + utf8.GetByteCount(value);
+        var message = length <= 512 ? stackalloc byte[length] : new byte[length];
+        var written = utf8.GetBytes(purpose, message);
+        message[written++] = (byte)'\n';
+        utf8.GetBytes(value, message[written..]);
+        HMACSHA256.HashData(key, message, destination);
+    }
 }

@@ -15,7 +15,7 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     public const string Path = "/unsubscribe";
     const int MacBytes = 16;
     const int TokenBytes = sizeof(long) + MacBytes;
-    static ReadOnlySpan<byte> Purpose => "unsubscribe\n"u8;
+    const string Purpose = "unsubscribe";
 
     /// <summary>
     /// Makes URLs for many subscriptions (an export): the key and the base URL are looked up
@@ -44,11 +44,10 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
 
     static string Token(long subscriptionId, byte[] key)
     {
-        Span<byte> message = stackalloc byte[Purpose.Length + 20];
-        Purpose.CopyTo(message);
-        subscriptionId.TryFormat(message[Purpose.Length..], out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
+        Span<char> id = stackalloc char[20];
+        subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, message[..(Purpose.Length + digits)], mac);
+        ServiceKeys.Mac(key, Purpose, id[..digits], mac);
 
         Span<byte> token = stackalloc byte[TokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
