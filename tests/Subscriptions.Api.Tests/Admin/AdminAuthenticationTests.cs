@@ -46,9 +46,7 @@ public class AdminAuthenticationTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Any_of_several_keys_works_so_keys_can_be_rotated()
     {
-        var settings = Fixture.AppSettings();
-        settings["Admin:ApiKeys:0"] = "next-admin-key-0123456789";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Admin:ApiKeys:0", "next-admin-key-0123456789"));
         using var client = app.CreateHttpClient();
 
         foreach (var key in new[] { ApiFixture.AdminKey, "next-admin-key-0123456789" })
@@ -62,9 +60,7 @@ public class AdminAuthenticationTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Without_a_configured_key_every_admin_call_is_refused()
     {
-        var settings = Fixture.AppSettings();
-        settings.Remove("Admin:ApiKey");
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Admin:ApiKey", null));
         using var client = app.CreateHttpClient();
 
         foreach (var key in new[] { "", "null", ApiFixture.AdminKey })
@@ -78,9 +74,7 @@ public class AdminAuthenticationTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Repeated_failures_from_one_client_are_throttled_even_with_the_right_key_then()
     {
-        var settings = Fixture.AppSettings();
-        settings["Admin:FailedAttemptsPerMinute"] = "3";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Admin:FailedAttemptsPerMinute", "3"));
         using var client = app.CreateHttpClient();
 
         for (var i = 0; i < 3; i++)

@@ -31,7 +31,7 @@ public sealed class BrowserTests(ApiFixture fixture) : ApiTest(fixture), IAsyncL
         await InitializeAsync();
         _newsSite = await StartNewsSiteAsync();
         await Execute("UPDATE lists SET allowed_origins = @origins WHERE slug = 'news'", new { origins = new[] { NewsSite } });
-        _service = new SubscriptionsApp(Fixture.ConnectionString, Fixture.AppSettings()); // its own CORS cache, which sees the origin
+        _service = Fixture.StartApp(); // its own CORS cache, which sees the origin
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new()
         {

@@ -42,6 +42,25 @@ public sealed class ApiFixture : IAsyncLifetime
 
     public const string AdminKey = "test-admin-key-0123456789";
 
+    /// <summary>Another instance of the service on this database, with some settings changed (null removes one).</summary>
+    public SubscriptionsApp StartApp(params (string Key, string? Value)[] overrides)
+    {
+        var settings = AppSettings();
+        foreach (var (key, value) in overrides)
+        {
+            if (value is null)
+            {
+                settings.Remove(key);
+            }
+            else
+            {
+                settings[key] = value;
+            }
+        }
+
+        return new SubscriptionsApp(ConnectionString, settings);
+    }
+
     /// <summary>Empties what tests write; the migrated schema and the default list stay.</summary>
     public async Task ResetAsync()
     {

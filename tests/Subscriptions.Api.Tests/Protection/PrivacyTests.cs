@@ -57,9 +57,7 @@ public class PrivacyTests(ApiFixture fixture) : ApiTest(fixture)
     public async Task Logs_at_information_and_above_name_no_address_and_no_client_ip()
     {
         const string email = "Private.Person@Example.org", clientIp = "203.0.113.77";
-        var settings = Fixture.AppSettings();
-        settings["Subscriptions:TrustedProxies:0"] = "127.0.0.1";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Subscriptions:TrustedProxies:0", "127.0.0.1"));
         using var client = app.CreateHttpClient();
         client.DefaultRequestHeaders.Add("X-Forwarded-For", clientIp);
         using var admin = app.CreateHttpClient();

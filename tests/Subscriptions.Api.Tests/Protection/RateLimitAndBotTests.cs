@@ -18,10 +18,7 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Signups_past_the_burst_get_429_with_retry_after_and_store_nothing()
     {
-        var settings = Fixture.AppSettings();
-        settings["RateLimits:Signup:Burst"] = "3";
-        settings["RateLimits:Signup:PerMinute"] = "1";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("RateLimits:Signup:Burst", "3"), ("RateLimits:Signup:PerMinute", "1"));
         using var client = app.CreateHttpClient();
 
         for (var i = 0; i < 3; i++)
@@ -45,10 +42,7 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Confirmation_and_unsubscribe_links_are_rate_limited_too()
     {
-        var settings = Fixture.AppSettings();
-        settings["RateLimits:Links:Burst"] = "2";
-        settings["RateLimits:Links:PerMinute"] = "1";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("RateLimits:Links:Burst", "2"), ("RateLimits:Links:PerMinute", "1"));
         using var client = app.CreateHttpClient();
 
         var statuses = new List<HttpStatusCode>();
@@ -94,11 +88,7 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
     public async Task The_captcha_is_checked_for_json_and_form_alike_against_the_provider()
     {
         await using var provider = await FakeSiteVerify.StartAsync();
-        var settings = Fixture.AppSettings();
-        settings["Captcha:Provider"] = "Turnstile";
-        settings["Captcha:Secret"] = "the-secret";
-        settings["Captcha:VerifyUrl"] = provider.Url;
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Captcha:Provider", "Turnstile"), ("Captcha:Secret", "the-secret"), ("Captcha:VerifyUrl", provider.Url));
         using var client = app.CreateHttpClient();
 
         var human = await client.PostAsJsonAsync("/api/subscriptions", new { email = "human@example.org", consent = true, captcha = FakeSiteVerify.HumanToken });
@@ -122,11 +112,7 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task An_unreachable_captcha_provider_fails_closed()
     {
-        var settings = Fixture.AppSettings();
-        settings["Captcha:Provider"] = "HCaptcha";
-        settings["Captcha:Secret"] = "the-secret";
-        settings["Captcha:VerifyUrl"] = "http://127.0.0.1:9/siteverify";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Captcha:Provider", "HCaptcha"), ("Captcha:Secret", "the-secret"), ("Captcha:VerifyUrl", "http://127.0.0.1:9/siteverify"));
         using var client = app.CreateHttpClient();
 
         var response = await client.PostAsJsonAsync("/api/subscriptions", new { email = "human@example.org", consent = true, captcha = FakeSiteVerify.HumanToken });

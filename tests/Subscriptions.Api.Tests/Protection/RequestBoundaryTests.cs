@@ -24,7 +24,7 @@ public partial class RequestBoundaryTests(ApiFixture fixture) : ApiTest(fixture)
     public async Task A_lists_origin_may_post_json_from_a_browser_and_others_get_no_grant()
     {
         await Execute("UPDATE lists SET allowed_origins = '{https://news.example}' WHERE slug = 'news'");
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, Fixture.AppSettings()); // a fresh origin cache
+        await using var app = Fixture.StartApp(); // a fresh origin cache
 
         using var client = app.CreateHttpClient();
         var allowed = await client.SendAsync(Preflight("https://news.example"));
@@ -46,9 +46,7 @@ public partial class RequestBoundaryTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Globally_configured_origins_are_granted_for_every_list()
     {
-        var settings = Fixture.AppSettings();
-        settings["Cors:AllowedOrigins:0"] = "https://partner.example";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Cors:AllowedOrigins:0", "https://partner.example"));
         using var client = app.CreateHttpClient();
 
         var allowed = await client.SendAsync(Preflight("https://partner.example"));
@@ -135,9 +133,7 @@ public partial class RequestBoundaryTests(ApiFixture fixture) : ApiTest(fixture)
     [Fact]
     public async Task Frame_ancestors_come_from_configuration()
     {
-        var settings = Fixture.AppSettings();
-        settings["Pages:FrameAncestors"] = "https://news.example";
-        await using var app = new SubscriptionsApp(Fixture.ConnectionString, settings);
+        await using var app = Fixture.StartApp(("Pages:FrameAncestors", "https://news.example"));
         using var client = app.CreateHttpClient();
 
         var response = await client.GetAsync("/signup/thank-you");
