@@ -65,7 +65,7 @@ public static class ListEndpoints
     }
 
     static async Task<Results<Created<ListDetails>, ValidationProblem, ProblemHttpResult>> CreateList(
-        ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, SignupLists signupLists, CancellationToken cancellationToken)
     {
         var validation = await validator.ValidateAsync(input, o => o.IncludeRuleSets("default", ListInputValidator.Creating), cancellationToken);
         if (!validation.IsValid)
@@ -82,6 +82,7 @@ public static class ListEndpoints
             ON CONFLICT (slug) DO NOTHING
             RETURNING {Columns}
             """, Normalized(input), cancellationToken: cancellationToken));
+        signupLists.Invalidate();
 
         return created is null
             ? TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists")
@@ -89,7 +90,8 @@ public static class ListEndpoints
     }
 
     static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
-        string slug, ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        string slug, ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, SignupLists signupLists,
+        CancellationToken cancellationToken)
     {
         var validation = await validator.ValidateAsync(input with { Slug = slug }, cancellationToken);
         if (!validation.IsValid)
@@ -123,6 +125,7 @@ public static class ListEndpoints
             RETURNING {Columns}
             """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        signupLists.Invalidate();
         return TypedResults.Ok(updated);
     }
 

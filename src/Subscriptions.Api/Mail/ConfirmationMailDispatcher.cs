@@ -11,13 +11,14 @@ using Subscriptions.Api.Hosting;
 namespace Subscriptions.Api.Mail;
 
 /// <summary>
-/// Sends the outbox's confirmation mails. Wakes on NOTIFY outbox (polls as a fallback and for
-/// retries), claims due messages with FOR UPDATE SKIP LOCKED and a lease so that any number of
+/// Sends the outbox's confirmation mails. Wakes when a signup of this instance queued mail (see
+/// <see cref="OutboxSignal"/>), when a retry falls due, or at the poll interval; claims due messages with FOR UPDATE SKIP LOCKED and a lease so that any number of
 /// instances can run, sends a batch over one SMTP connection, and records each outcome:
 /// sent; retry later with exponential backoff and jitter; or dead-lettered with the last error.
 /// </summary>
 public sealed partial class ConfirmationMailDispatcher(
     NpgsqlDataSource dataSource,
+    OutboxSignal signal,
     PublicLinks links,
     IOptions<SmtpOptions> smtpOptions,
     IOptions<OutboxOptions> outboxOptions,
@@ -26,8 +27,6 @@ public sealed partial class ConfirmationMailDispatcher(
     TimeProvider clock,
     ILogger<ConfirmationMailDispatcher> logger) : BackgroundService
 {
-    public const string Channel = "outbox";
-
     readonly SmtpOptions _smtp = smtpOptions.Value;
     readonly OutboxOptions _outbox = outboxOptions.Value;
     readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
@@ -68,16 +67,10 @@ public sealed partial class ConfirmationMailDispatcher(
         {
             try
             {
-                // LISTEN before the first look, so no NOTIFY falls between the two.
-                await using var listener = await dataSource.OpenConnectionAsync(stoppingToken);
-                await listener.ExecuteAsync($"LISTEN {Channel}");
-                while (!stoppingToken.IsCancellationRequested)
+                var claimed = await DispatchBatchAsync(stoppingToken);
+                if (claimed < _outbox.BatchSize)
                 {
-                    var claimed = await DispatchBatchAsync(stoppingToken);
-                    if (claimed < _outbox.BatchSize)
-                    {
-                        await listener.WaitAsync(await NextWakeAsync(stoppingToken), stoppingToken);
-                    }
+                    await signal.WaitAsync(await NextWakeAsync(stoppingToken), stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

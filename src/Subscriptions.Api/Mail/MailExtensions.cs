@@ -29,6 +29,7 @@ public static class MailExtensions
                 "Confirmation__ResendInterval must not be negative and Confirmation__DailyLimit must be at least 1.")
             .ValidateOnStart();
 
+        services.AddSingleton<OutboxSignal>();
         services.AddHostedService<ConfirmationMailDispatcher>();
         return services;
     }

@@ -53,7 +53,7 @@ public sealed class OutboxOptions
     /// <summary>Attempts before a message is dead-lettered.</summary>
     public int MaxAttempts { get; set; } = 10;
 
-    /// <summary>How often to look without a NOTIFY (missed while reconnecting, or due retries).</summary>
+    /// <summary>How often to look for mail queued by other instances (this instance's own signups wake the dispatcher at once).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How long a claim holds: a crashed instance's messages are taken over after it.</summary>

@@ -28,6 +28,7 @@ public static class SignupEndpoints
             .Validate(o => o.MaxBodyBytes is >= 1024 and <= 1024 * 1024, "Signup__MaxBodyBytes must be between 1024 and 1048576.")
             .ValidateOnStart();
         services.AddSingleton<SubscriptionsMetrics>();
+        services.AddSingleton<SignupLists>();
         services.AddCaptcha();
         return services.AddSingleton<IValidator<SignupInput>, SignupValidator>();
     }
@@ -69,6 +70,8 @@ public static class SignupEndpoints
 
     public record struct SignupServices(
         NpgsqlDataSource DataSource,
+        SignupLists Lists,
+        OutboxSignal Outbox,
         IValidator<SignupInput> Validator,
         ICaptchaVerifier Captcha,
         SubscriptionsMetrics Metrics,
@@ -77,8 +80,6 @@ public static class SignupEndpoints
         IOptions<SignupProtectionOptions> Protection,
         IOptions<CaptchaOptions> CaptchaOptions,
         CancellationToken CancellationToken);
-
-    sealed record ListTarget(string Slug, string? ThankYouUrl, string DefaultLocale);
 
     /// <remarks>
     /// The answer is the same whether the address is new, pending or already confirmed, so the
@@ -99,12 +100,7 @@ public static class SignupEndpoints
         var input = body.Input!;
         var isForm = http.Request.HasFormContentType;
         var slugs = input.Lists.Count == 0 ? [DefaultList] : input.Lists.Distinct(StringComparer.Ordinal).ToArray();
-        await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
-        var lists = (await connection.QueryAsync<ListTarget>(new CommandDefinition("""
-            SELECT slug AS Slug, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale
-            FROM lists
-            WHERE slug = ANY(@slugs)
-            """, new { slugs }, cancellationToken: services.CancellationToken))).ToList();
+        var lists = await services.Lists.FindAsync(slugs, services.CancellationToken);
 
         // metric labels only ever name lists that exist: a bot must not mint label values
         var metricList = lists.FirstOrDefault(l => l.Slug == slugs[0])?.Slug;
@@ -142,6 +138,7 @@ public static class SignupEndpoints
         }
 
         EmailAddress.TryNormalize(input.Email, out var email);
+        await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale);
         var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
         var userAgent = http.Request.Headers.UserAgent.ToString();
@@ -150,10 +147,10 @@ public static class SignupEndpoints
         // locks its row: concurrent signups of one address queue behind it, and the second
         // statement (a fresh snapshot) sees what they committed, which keeps the resend throttle
         // exact. It stores a pending subscription per list with the consent evidence, the ledger
-        // event and, unless throttled, a confirmation mail with its NOTIFY. A confirmed
+        // event and, unless throttled, a confirmation mail for the dispatcher. A confirmed
         // subscription stays confirmed with the evidence it was confirmed with, and its
         // subscriber's details stay as they were: a stranger cannot rewrite them.
-        await connection.ExecuteAsync(new CommandDefinition("""
+        var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
             VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
             ON CONFLICT (email) DO UPDATE SET
@@ -209,7 +206,7 @@ public static class SignupEndpoints
                                     AND waiting.sent_at IS NULL AND waiting.dead_at IS NULL)
                 RETURNING id
             )
-            SELECT pg_notify('outbox', '') FROM (SELECT 1 FROM enqueued LIMIT 1) AS any_enqueued;
+            SELECT count(*) FROM enqueued;
             """, new
         {
             email,
@@ -225,6 +222,10 @@ public static class SignupEndpoints
             resendInterval = services.Confirmation.Value.ResendInterval,
             dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));
+        if (enqueued > 0)
+        {
+            services.Outbox.Raise();
+        }
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
@@ -238,7 +239,7 @@ public static class SignupEndpoints
     }
 
     static Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult> Success(
-        bool isForm, string[] slugs, List<ListTarget> lists)
+        bool isForm, string[] slugs, List<SignupLists.Target> lists)
     {
         if (!isForm)
         {

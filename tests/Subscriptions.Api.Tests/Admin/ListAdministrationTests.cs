@@ -7,13 +7,15 @@ namespace Subscriptions.Api.Tests.Admin;
 
 public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
 {
-    static object Sport(string? slug = "sport", string consentText = "I agree to the sport terms", string version = "2026-11") => new
+    static object Sport(
+        string? slug = "sport", string consentText = "I agree to the sport terms", string version = "2026-11",
+        string thankYouUrl = "https://news.example/sport/thanks") => new
     {
         slug,
         name = "Sport",
         senderName = "Sport Desk",
         senderEmail = "sport@news.example",
-        thankYouUrl = "https://news.example/sport/thanks",
+        thankYouUrl,
         confirmedUrl = "https://news.example/sport/welcome",
         errorUrl = "http://localhost:8080/oops",
         allowedOrigins = new[] { "https://news.example", "https://www.news.example:8443/" },
@@ -46,6 +48,22 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
         var signup = await Client.PostAsJsonAsync("/api/subscriptions", new { email = "fan@example.org", consent = true, lists = new[] { "sport" } });
         Assert.Equal(HttpStatusCode.Accepted, signup.StatusCode);
         Assert.Equal("2026-12", await Scalar<string>("SELECT consent_text_version FROM subscriptions"));
+    }
+
+    [Fact]
+    public async Task A_form_signup_follows_a_replaced_thank_you_url_at_once()
+    {
+        using var admin = AdminClient();
+        await admin.PostAsJsonAsync("/api/admin/lists", Sport());
+        async Task<Uri?> FormSignup(string email) => (await Client.PostAsync("/api/subscriptions", new FormUrlEncodedContent(
+            [KeyValuePair.Create("email", email), KeyValuePair.Create("consent", "on"), KeyValuePair.Create("list", "sport")]))).Headers.Location;
+        Assert.Equal("https://news.example/sport/thanks", (await FormSignup("first@example.org"))?.OriginalString);
+
+        var replaced = await admin.PutAsJsonAsync("/api/admin/lists/sport", Sport(slug: null, thankYouUrl: "https://news.example/sport/merci"));
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+
+        // the signup's copy of the lists was dropped by the change, not kept for its 30 seconds
+        Assert.Equal("https://news.example/sport/merci", (await FormSignup("second@example.org"))?.OriginalString);
     }
 
     [Fact]

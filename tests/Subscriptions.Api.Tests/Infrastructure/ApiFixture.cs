@@ -1,5 +1,7 @@
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Tests.Infrastructure;
 
@@ -82,6 +84,7 @@ public sealed class ApiFixture : IAsyncLifetime
             }
         }
 
+        App.Services.GetRequiredService<SignupLists>().Invalidate();
         await Mail.ClearAsync();
     }
 

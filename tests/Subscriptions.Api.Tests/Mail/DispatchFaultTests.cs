@@ -168,4 +168,20 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
         first.AssertNoErrorsLogged();
         second.AssertNoErrorsLogged();
     }
+
+    [Fact]
+    public async Task A_signup_wakes_its_instance_dispatcher_without_waiting_for_the_poll()
+    {
+        var settings = fixture.AppSettings();
+        settings["Outbox:PollInterval"] = "00:10:00";
+        await using var app = new SubscriptionsApp(_connectionString, settings);
+        using var client = app.CreateHttpClient();
+        await client.GetAsync("/health/ready");
+        await Task.Delay(500); // the dispatcher had its first look at start and now sleeps for ten minutes
+
+        await SignUp(app, ["prompt@example.org"]);
+
+        await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(5));
+        app.AssertNoErrorsLogged();
+    }
 }
