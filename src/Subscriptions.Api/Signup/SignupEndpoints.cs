@@ -201,9 +201,7 @@ public static class SignupEndpoints
                 WHERE subscription.status = 'pending'
                   AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
                   AND recent_mail.last_day < @dailyLimit
-                  AND NOT EXISTS (SELECT 1 FROM outbox waiting
-                                  WHERE waiting.subscription_id = subscription.id
-                                    AND waiting.sent_at IS NULL AND waiting.dead_at IS NULL)
+                ON CONFLICT (subscription_id) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
                 RETURNING id
             )
             SELECT count(*) FROM enqueued;
