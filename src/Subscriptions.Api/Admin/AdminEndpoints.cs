@@ -15,6 +15,9 @@ public static class AdminEndpoints
 
         services.AddSingleton<AdminFailureLimiter>();
         services.AddSingleton<ListInputValidator>();
+        // The only scheme would otherwise become the default and run on every request, signups
+        // included; the admin policy names it, so it runs for admin endpoints alone.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, AdminKeyHandler>(AdminKeyHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
