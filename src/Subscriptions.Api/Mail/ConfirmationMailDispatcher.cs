@@ -15,6 +15,8 @@ namespace Subscriptions.Api.Mail;
 /// <see cref="OutboxSignal"/>), when a retry falls due, or at the poll interval; claims due messages with FOR UPDATE SKIP LOCKED and a lease so that any number of
 /// instances can run, sends a batch over one SMTP connection, and records each outcome:
 /// sent; retry later with exponential backoff and jitter; or dead-lettered with the last error.
+/// <see cref="OutboxOptions.SmtpConnections"/> workers do this side by side, each with its own
+/// connection, so one's database work and mail composition overlap another's SMTP conversation.
 /// </summary>
 public sealed partial class ConfirmationMailDispatcher(
     NpgsqlDataSource dataSource,
@@ -31,9 +33,15 @@ public sealed partial class ConfirmationMailDispatcher(
     readonly OutboxOptions _outbox = outboxOptions.Value;
     readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
 
-    // One connection for the dispatch loop, which is its only user (SmtpClient is not thread-safe).
-    readonly SmtpClient _client = new() { Timeout = (int)smtpOptions.Value.Timeout.TotalMilliseconds };
-    DateTimeOffset _clientUsedAt;
+    /// <summary>A worker's SMTP connection: only that worker uses it (SmtpClient is not thread-safe).</summary>
+    sealed class Connection(TimeSpan timeout) : IDisposable
+    {
+        public SmtpClient Client { get; } = new() { Timeout = (int)timeout.TotalMilliseconds };
+
+        public DateTimeOffset UsedAt { get; set; }
+
+        public void Dispose() => Client.Dispose();
+    }
 
     sealed record ClaimedMail(
         long OutboxId, int Attempts, long SubscriptionId, string Status, string Locale,
@@ -51,23 +59,29 @@ public sealed partial class ConfirmationMailDispatcher(
             return;
         }
 
+        await Task.WhenAll(Enumerable.Range(0, _outbox.SmtpConnections).Select(_ => WorkAsync(stoppingToken)));
+    }
+
+    async Task WorkAsync(CancellationToken stoppingToken)
+    {
+        using var connection = new Connection(_smtp.Timeout);
         try
         {
-            await DispatchUntilStoppedAsync(stoppingToken);
+            await DispatchUntilStoppedAsync(connection, stoppingToken);
         }
         finally
         {
-            await CloseConnectionAsync();
+            await CloseConnectionAsync(connection);
         }
     }
 
-    async Task DispatchUntilStoppedAsync(CancellationToken stoppingToken)
+    async Task DispatchUntilStoppedAsync(Connection connection, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var claimed = await DispatchBatchAsync(stoppingToken);
+                var claimed = await DispatchBatchAsync(connection, stoppingToken);
                 if (claimed < _outbox.BatchSize)
                 {
                     await signal.WaitAsync(await NextWakeAsync(stoppingToken), stoppingToken);
@@ -112,13 +126,13 @@ public sealed partial class ConfirmationMailDispatcher(
     }
 
     /// <returns>How many messages were claimed.</returns>
-    public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
+    async Task<int> DispatchBatchAsync(Connection connection, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         List<ClaimedMail> batch;
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var database = await dataSource.OpenConnectionAsync(cancellationToken))
         {
-            batch = (await connection.QueryAsync<ClaimedMail>(new CommandDefinition("""
+            batch = (await database.QueryAsync<ClaimedMail>(new CommandDefinition("""
                 WITH due AS (
                     SELECT id FROM outbox
                     WHERE sent_at IS NULL AND dead_at IS NULL AND due_at <= @now
@@ -147,12 +161,17 @@ public sealed partial class ConfirmationMailDispatcher(
             return 0;
         }
 
-        var outcomes = await SendAsync(batch, now, cancellationToken);
+        if (batch.Count == _outbox.BatchSize)
+        {
+            signal.Raise(); // there may be more: a sleeping worker can take the next batch meanwhile
+        }
+
+        var outcomes = await SendAsync(connection, batch, now, cancellationToken);
         await RecordAsync(outcomes);
         return batch.Count;
     }
 
-    async Task<List<Outcome>> SendAsync(List<ClaimedMail> batch, DateTimeOffset now, CancellationToken cancellationToken)
+    async Task<List<Outcome>> SendAsync(Connection connection, List<ClaimedMail> batch, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var outcomes = new List<Outcome>(batch.Count);
         var toSend = new List<(ClaimedMail Mail, MimeMessage Message)>();
@@ -182,15 +201,16 @@ public sealed partial class ConfirmationMailDispatcher(
             // The token's hash is stored before its mail leaves, so no link can arrive unknown.
             // A crash between the two leaves an unused hash that simply expires.
             await StoreTokensAsync(tokens, now, cancellationToken);
-            outcomes.AddRange(await DeliverAsync(toSend, cancellationToken));
+            outcomes.AddRange(await DeliverAsync(connection, toSend, cancellationToken));
         }
 
         return outcomes;
     }
 
-    async Task<List<Outcome>> DeliverAsync(List<(ClaimedMail Mail, MimeMessage Message)> toSend, CancellationToken cancellationToken)
+    async Task<List<Outcome>> DeliverAsync(
+        Connection connection, List<(ClaimedMail Mail, MimeMessage Message)> toSend, CancellationToken cancellationToken)
     {
-        await RefreshConnectionAsync(cancellationToken);
+        await RefreshConnectionAsync(connection, cancellationToken);
         var outcomes = new List<Outcome>(toSend.Count);
         foreach (var (mail, message) in toSend)
         {
@@ -201,10 +221,10 @@ public sealed partial class ConfirmationMailDispatcher(
                 continue;
             }
 
-            outcomes.Add(await DeliverOneAsync(_client, mail, message, cancellationToken));
+            outcomes.Add(await DeliverOneAsync(connection.Client, mail, message, cancellationToken));
         }
 
-        _clientUsedAt = clock.GetUtcNow();
+        connection.UsedAt = clock.GetUtcNow();
         return outcomes;
     }
 
@@ -213,18 +233,18 @@ public sealed partial class ConfirmationMailDispatcher(
     /// idle past <see cref="OutboxOptions.ConnectionIdleTimeout"/> is closed, one the server
     /// dropped is found by a NOOP; either way the next send connects afresh.
     /// </summary>
-    async Task RefreshConnectionAsync(CancellationToken cancellationToken)
+    async Task RefreshConnectionAsync(Connection connection, CancellationToken cancellationToken)
     {
-        if (!_client.IsConnected)
+        if (!connection.Client.IsConnected)
         {
             return;
         }
 
         try
         {
-            if (clock.GetUtcNow() - _clientUsedAt < _outbox.ConnectionIdleTimeout)
+            if (clock.GetUtcNow() - connection.UsedAt < _outbox.ConnectionIdleTimeout)
             {
-                await _client.NoOpAsync(cancellationToken);
+                await connection.Client.NoOpAsync(cancellationToken);
                 return;
             }
         }
@@ -234,13 +254,13 @@ public sealed partial class ConfirmationMailDispatcher(
             // fall through: reconnect (or, when shutting down, leave the batch to be handed back)
         }
 
-        await _client.DisconnectAsync(false, CancellationToken.None);
+        await connection.Client.DisconnectAsync(false, CancellationToken.None);
     }
 
     /// <summary>Says QUIT if the connection still allows it, without letting a stuck server hold up shutdown.</summary>
-    async Task CloseConnectionAsync()
+    static async Task CloseConnectionAsync(Connection connection)
     {
-        if (!_client.IsConnected)
+        if (!connection.Client.IsConnected)
         {
             return;
         }
@@ -248,18 +268,12 @@ public sealed partial class ConfirmationMailDispatcher(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {
-            await _client.DisconnectAsync(true, timeout.Token);
+            await connection.Client.DisconnectAsync(true, timeout.Token);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // the connection was already broken (e.g. an operation cancelled by the shutdown)
         }
-    }
-
-    public override void Dispose()
-    {
-        _client.Dispose();
-        base.Dispose();
     }
 
     async Task<Outcome> DeliverOneAsync(SmtpClient client, ClaimedMail mail, MimeMessage message, CancellationToken cancellationToken)

@@ -16,6 +16,7 @@ public static class MailExtensions
         services.AddOptions<OutboxOptions>()
             .BindConfiguration(OutboxOptions.Section)
             .Validate(o => o.BatchSize is > 0 and <= 1000, "Outbox__BatchSize must be between 1 and 1000.")
+            .Validate(o => o.SmtpConnections is > 0 and <= 16, "Outbox__SmtpConnections must be between 1 and 16.")
             .Validate(o => o.MaxAttempts > 0, "Outbox__MaxAttempts must be at least 1.")
             .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
                 && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,

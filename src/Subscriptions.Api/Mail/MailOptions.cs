@@ -50,6 +50,12 @@ public sealed class OutboxOptions
 
     public int BatchSize { get; set; } = 50;
 
+    /// <summary>
+    /// SMTP connections sending side by side, each with its own batches: while one waits for the
+    /// server, another's database work and composing go on.
+    /// </summary>
+    public int SmtpConnections { get; set; } = 4;
+
     /// <summary>Attempts before a message is dead-lettered.</summary>
     public int MaxAttempts { get; set; } = 10;
 

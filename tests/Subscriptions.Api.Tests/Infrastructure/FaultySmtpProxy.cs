@@ -20,6 +20,7 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
     readonly Task _accepting;
     int _refusalsLeft;
     int _refused;
+    int _connections;
 
     public FaultySmtpProxy(int upstreamPort, int refusals, string? rcptReply)
     {
@@ -35,6 +36,9 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
     /// <summary>Connections answered with the fault so far.</summary>
     public int Refused => Volatile.Read(ref _refused);
 
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -49,6 +53,7 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _connections);
             _ = Interlocked.Decrement(ref _refusalsLeft) >= 0 ? RefuseAsync(client) : PipeAsync(client);
         }
     }

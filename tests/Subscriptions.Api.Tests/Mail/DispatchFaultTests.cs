@@ -184,4 +184,37 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(5));
         app.AssertNoErrorsLogged();
     }
+
+    [Fact]
+    public async Task Queued_mail_goes_out_over_several_connections_and_each_message_once()
+    {
+        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: 0, rcptReply: null);
+        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        using (var client = app.CreateHttpClient())
+        {
+            await client.GetAsync("/health/ready"); // migrated
+        }
+
+        await Scalar<int>("""
+            WITH s AS (
+                INSERT INTO subscribers (email, email_as_typed, created_at, updated_at)
+                SELECT 'parallel' || i || '@example.org', 'parallel' || i || '@example.org', now(), now()
+                FROM generate_series(1, 200) AS i
+                RETURNING id),
+            sub AS (
+                INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, consent_at, consent_text_version)
+                SELECT id, 1, 'pending', now(), now(), now(), '1' FROM s
+                RETURNING id),
+            queued AS (
+                INSERT INTO outbox (subscription_id, kind, created_at, due_at) SELECT id, 'confirmation', now(), now() FROM sub)
+            SELECT 0
+            """);
+        await WaitUntil("SELECT count(*) = 200 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(60));
+
+        var received = (await fixture.Mail.MessagesAsync())
+            .Select(m => m.To.Mailboxes.Single().Address).Where(a => a.StartsWith("parallel", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => $"parallel{i}@example.org").Order(), received.Order());
+        Assert.InRange(proxy.Connections, 2, 4); // a full batch wakes the next worker; each keeps its connection
+        app.AssertNoErrorsLogged();
+    }
 }
