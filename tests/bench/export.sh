@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 N=${1:-1000000} RUNS=${2:-3}
 PG_PORT=${PG_PORT:-55440} APP_PORT=${APP_PORT:-5090} KEY=bench-admin-key-0123456789
 source tests/bench/lib.sh
-WORK=$(mktemp -d /tmp/bench-export.XXXX)
+WORK=$(mktemp -d "$BENCH_TMP"/bench-export.XXXX)
 cleanup() {
   [ -n "${APP_PID:-}" ] && kill "$APP_PID" 2>/dev/null || true
   stop_postgres "$WORK"
