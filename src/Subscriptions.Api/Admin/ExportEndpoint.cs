@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Data;
 using System.Data.Common;
+using System.Globalization;
 using System.Text.Json;
 using CsvHelper;
 using Dapper;
@@ -27,7 +28,13 @@ public static class ExportEndpoint
 
     // Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP "CSV
     // injection"): CsvHelper puts a ' in front of such text.
-    static readonly CsvWriterOptions CsvOptions = CsvWriterOptions.Default with { Injection = CsvInjection.Escape };
+    static readonly CsvWriterOptions CsvOptions = CsvWriterOptions.Default with
+    {
+        Injection = CsvInjection.Escape,
+        FormatProvider = CultureInfo.InvariantCulture,
+    };
+
+    const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.ffffffZ";
 
     public sealed record ExportRow(
         long Id, string Email, string? Name, string List, string Status, DateTime SignedUpAt, DateTime? ConfirmedAt,
@@ -97,7 +104,7 @@ public static class ExportEndpoint
             $"attachment; filename=\"subscribers-{clock.GetUtcNow():yyyy-MM-dd}.{extension}\"";
 
         var rows = ReadAsync(reader, cancellationToken);
-        var unsubscribeUrl = await unsubscribeLinks.UrlMakerAsync(cancellationToken);
+        using var unsubscribeUrl = await unsubscribeLinks.UrlMakerAsync(cancellationToken);
         if (format == "csv")
         {
             await WriteCsvAsync(http.Response.Body, rows, unsubscribeUrl, cancellationToken);
@@ -119,7 +126,8 @@ public static class ExportEndpoint
         }
     }
 
-    static async Task WriteCsvAsync(Stream body, IAsyncEnumerable<ExportRow> rows, Func<long, string> unsubscribeUrl, CancellationToken cancellationToken)
+    static async Task WriteCsvAsync(
+        Stream body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var csv = CsvWriter.Create(body, CsvOptions, leaveOpen: true);
         csv.WriteHeader(Header);
@@ -129,16 +137,16 @@ public static class ExportEndpoint
             csv.WriteField(row.Name);
             csv.WriteField(row.List);
             csv.WriteField(row.Status);
-            csv.WriteField(Timestamp(row.SignedUpAt));
-            csv.WriteField(Timestamp(row.ConfirmedAt));
-            csv.WriteField(Timestamp(row.UnsubscribedAt));
-            csv.WriteField(Timestamp(row.ConsentAt));
+            csv.WriteField(row.SignedUpAt, TimestampFormat);
+            csv.WriteField(row.ConfirmedAt, TimestampFormat);
+            csv.WriteField(row.UnsubscribedAt, TimestampFormat);
+            csv.WriteField(row.ConsentAt, TimestampFormat);
             csv.WriteField(row.ConsentIp);
             csv.WriteField(row.ConsentUserAgent);
             csv.WriteField(row.ConsentSource);
             csv.WriteField(row.ConsentTextVersion);
             csv.WriteField(row.Locale);
-            csv.WriteField(unsubscribeUrl(row.Id));
+            csv.WriteField(unsubscribeUrl.Make(row.Id));
             await csv.EndRecordAsync(cancellationToken);
         }
 
@@ -146,7 +154,7 @@ public static class ExportEndpoint
     }
 
     static async Task WriteNdjsonAsync(
-        System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, Func<long, string> unsubscribeUrl, CancellationToken cancellationToken)
+        System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var json = new Utf8JsonWriter(body);
         await foreach (var row in rows)
@@ -165,7 +173,7 @@ public static class ExportEndpoint
             json.WriteString("consent_source", row.ConsentSource);
             json.WriteString("consent_text_version", row.ConsentTextVersion);
             json.WriteString("locale", row.Locale);
-            json.WriteString("unsubscribe_url", unsubscribeUrl(row.Id));
+            json.WriteString("unsubscribe_url", unsubscribeUrl.Make(row.Id));
             json.WriteEndObject();
             json.Flush();
             json.Reset();
@@ -179,5 +187,5 @@ public static class ExportEndpoint
         await body.FlushAsync(cancellationToken);
     }
 
-    static string? Timestamp(DateTime? utc) => utc?.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+    static string? Timestamp(DateTime? utc) => utc?.ToString(TimestampFormat, CultureInfo.InvariantCulture);
 }

@@ -21,11 +21,15 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     /// Makes URLs for many subscriptions (an export): the key and the base URL are looked up
     /// once, and each URL then costs one HMAC and no I/O.
     /// </summary>
-    public async ValueTask<Func<long, string>> UrlMakerAsync(CancellationToken cancellationToken)
+    public async ValueTask<UrlMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
+        new(links.Absolute($"{Path}/").AbsoluteUri, new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose));
+
+    /// <summary>Not thread-safe: one per export.</summary>
+    public sealed class UrlMaker(string prefix, PurposeMac mac) : IDisposable
     {
-        var key = await keys.KeyAsync(cancellationToken);
-        var prefix = links.Absolute($"{Path}/").AbsoluteUri;
-        return subscriptionId => prefix + Token(subscriptionId, key);
+        public string Make(long subscriptionId) => prefix + Token(subscriptionId, mac);
+
+        public void Dispose() => mac.Dispose();
     }
 
     /// <summary>The subscription a token names, or null when it is not one of ours.</summary>
@@ -38,16 +42,17 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
         }
 
         var subscriptionId = BinaryPrimitives.ReadInt64BigEndian(bytes);
-        var expected = Base64Url.DecodeFromChars(Token(subscriptionId, await keys.KeyAsync(cancellationToken)));
+        using var mac = new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose);
+        var expected = Base64Url.DecodeFromChars(Token(subscriptionId, mac));
         return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(0, TokenBytes)) ? subscriptionId : null;
     }
 
-    static string Token(long subscriptionId, byte[] key)
+    static string Token(long subscriptionId, PurposeMac purposeMac)
     {
         Span<char> id = stackalloc char[20];
         subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        ServiceKeys.Mac(key, Purpose, id[..digits], mac);
+        purposeMac.Compute(id[..digits], mac);
 
         Span<byte> token = stackalloc byte[TokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
