@@ -33,12 +33,23 @@ public static class DatabaseExtensions
             var connectionString = services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString;
             dataSource.ConnectionStringBuilder.ConnectionString = connectionString;
 
+            // Defaults for a service's hot paths; a connection string that sets either decides.
+            var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+
             // Statements run thousands of times: prepared once per connection, PostgreSQL plans
-            // them once (planning was two thirds of a signup's database time). A connection
-            // string that sets Max Auto Prepare (0 turns it off) decides for itself.
-            if (!new DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey("Max Auto Prepare"))
+            // them once (planning was two thirds of a signup's database time). 0 turns it off.
+            if (!given.ContainsKey("Max Auto Prepare"))
             {
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+            }
+
+            // The service leaves no session state behind (no SET, temporary tables, session
+            // locks held or LISTEN), so a pooled connection needs no reset; with prepared
+            // statements the reset is seven statements before every request's own (signups:
+            // 3,180 req/s with it, 4,010 without).
+            if (!given.ContainsKey("No Reset On Close"))
+            {
+                dataSource.ConnectionStringBuilder.NoResetOnClose = true;
             }
         });
         builder.Services.AddSingleton<DatabaseMigrator>();
