@@ -130,6 +130,7 @@ public static class ExportEndpoint
         Stream body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var csv = CsvWriter.Create(body, CsvOptions, leaveOpen: true);
+        var url = new char[unsubscribeUrl.Length];
         csv.WriteHeader(Header);
         await foreach (var row in rows)
         {
@@ -146,7 +147,7 @@ public static class ExportEndpoint
             csv.WriteField(row.ConsentSource);
             csv.WriteField(row.ConsentTextVersion);
             csv.WriteField(row.Locale);
-            csv.WriteField(unsubscribeUrl.Make(row.Id));
+            csv.WriteField(unsubscribeUrl.Write(row.Id, url));
             await csv.EndRecordAsync(cancellationToken);
         }
 
@@ -157,6 +158,7 @@ public static class ExportEndpoint
         System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
     {
         await using var json = new Utf8JsonWriter(body);
+        var url = new char[unsubscribeUrl.Length];
         await foreach (var row in rows)
         {
             json.WriteStartObject();
@@ -173,7 +175,7 @@ public static class ExportEndpoint
             json.WriteString("consent_source", row.ConsentSource);
             json.WriteString("consent_text_version", row.ConsentTextVersion);
             json.WriteString("locale", row.Locale);
-            json.WriteString("unsubscribe_url", unsubscribeUrl.Make(row.Id));
+            json.WriteString("unsubscribe_url", unsubscribeUrl.Write(row.Id, url));
             json.WriteEndObject();
             json.Flush();
             json.Reset();

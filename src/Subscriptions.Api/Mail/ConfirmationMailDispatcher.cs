@@ -12,9 +12,10 @@ namespace Subscriptions.Api.Mail;
 
 /// <summary>
 /// Sends the outbox's confirmation mails. Wakes when a signup of this instance queued mail (see
-/// <see cref="OutboxSignal"/>), when a retry falls due, or at the poll interval; claims due messages with FOR UPDATE SKIP LOCKED and a lease so that any number of
-/// instances can run, sends a batch over one SMTP connection, and records each outcome:
-/// sent; retry later with exponential backoff and jitter; or dead-lettered with the last error.
+/// <see cref="OutboxSignal"/>), when a retry falls due, or at the poll interval; claims due
+/// messages with FOR UPDATE SKIP LOCKED and a lease so that any number of instances can run,
+/// sends a batch over one SMTP connection, and records each outcome: sent; retry later with
+/// exponential backoff and jitter; or dead-lettered with the last error.
 /// <see cref="OutboxOptions.SmtpConnections"/> workers do this side by side, each with its own
 /// connection, so one's database work and mail composition overlap another's SMTP conversation.
 /// </summary>

@@ -15,6 +15,7 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     public const string Path = "/unsubscribe";
     const int MacBytes = 16;
     const int TokenBytes = sizeof(long) + MacBytes;
+    const int TokenChars = 32; // base64url of 24 bytes
     const string Purpose = "unsubscribe";
 
     /// <summary>
@@ -27,7 +28,16 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     /// <summary>Not thread-safe: one per export.</summary>
     public sealed class UrlMaker(string prefix, PurposeMac mac) : IDisposable
     {
-        public string Make(long subscriptionId) => prefix + Token(subscriptionId, mac);
+        /// <summary>The length of every URL it makes.</summary>
+        public int Length => prefix.Length + TokenChars;
+
+        /// <summary>Writes the URL into <paramref name="buffer"/> (at least <see cref="Length"/> long): no allocation per row.</summary>
+        public ReadOnlySpan<char> Write(long subscriptionId, Span<char> buffer)
+        {
+            prefix.CopyTo(buffer);
+            WriteToken(subscriptionId, mac, buffer.Slice(prefix.Length, TokenChars));
+            return buffer[..Length];
+        }
 
         public void Dispose() => mac.Dispose();
     }
@@ -36,7 +46,7 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     public async ValueTask<long?> VerifyAsync(string token, CancellationToken cancellationToken)
     {
         var bytes = new byte[TokenBytes + 3];
-        if (token.Length != 32 || !Base64Url.TryDecodeFromChars(token, bytes, out var written) || written != TokenBytes)
+        if (token.Length != TokenChars || !Base64Url.TryDecodeFromChars(token, bytes, out var written) || written != TokenBytes)
         {
             return null;
         }
@@ -49,6 +59,13 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
 
     static string Token(long subscriptionId, PurposeMac purposeMac)
     {
+        Span<char> token = stackalloc char[TokenChars];
+        WriteToken(subscriptionId, purposeMac, token);
+        return new string(token);
+    }
+
+    static void WriteToken(long subscriptionId, PurposeMac purposeMac, Span<char> destination)
+    {
         Span<char> id = stackalloc char[20];
         subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
@@ -57,6 +74,6 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
         Span<byte> token = stackalloc byte[TokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
         mac[..MacBytes].CopyTo(token[sizeof(long)..]);
-        return Base64Url.EncodeToString(token);
+        Base64Url.EncodeToChars(token, destination);
     }
 }
