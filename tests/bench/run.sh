@@ -89,13 +89,18 @@ sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
 open(sys.argv[1], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
 PY
 warm_up() { wrk -t2 -c32 -d"${1}s" -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" >/dev/null; }
+# Each measured phase starts on a vacuumed database: autovacuum's catch-up after the previous
+# phase's inserts (hundreds of thousands of rows) would otherwise land in the next one.
+vacuum() { "${PSQL[@]}" bench -c "VACUUM ANALYZE"; }
 warm_up "$WARMUP"
+vacuum
 RSS_LOAD_FILE=$WORK/rss-load
 ( sleep $((DURATION / 2)); rss_mb > "$RSS_LOAD_FILE" ) &
 wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk.txt"
 RSS_LOAD=$(cat "$RSS_LOAD_FILE")
 # -M prepared: the service prepares its statements too (Npgsql auto-prepare), so both plan once.
 pgbench() { "$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared -f "$WORK/signup.sql" -c 32 -j 2 -T "$1" bench 2>&1; }
+vacuum
 pgbench 5 >/dev/null
 PGBENCH=$(pgbench "$DURATION")
 wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
@@ -104,15 +109,23 @@ SIGNUP_RPS=$(wrk_rps "$WORK/wrk.txt") SIGNUP_P50=$(wrk_pct "$WORK/wrk.txt" 50%) 
 PGBENCH_TPS=$(echo "$PGBENCH" | awk '/^tps/ {print $3; exit}') PGBENCH_LAT=$(echo "$PGBENCH" | awk '/latency average/ {print $4}')
 SIGNUP_ERRORS=$(awk '/Non-2xx|Socket errors/' "$WORK/wrk.txt" | tr '\n' ' ')
 # Half the peak rate: each of the 32 connections waits between its requests (wrk's delay()), so the
-# offered load is paced rather than as fast as answers come back.
-HALF_DELAY_MS=$(awk "BEGIN {printf \"%d\", 32 * 1000 / ($SIGNUP_RPS / 2)}")
-sed "s/^request = function()/function delay() return $HALF_DELAY_MS end\nrequest = function()/" "$WORK/signup.lua" > "$WORK/signup-half.lua"
-wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/signup-half.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk-half.txt"
+# offered load is paced rather than as fast as answers come back. The wait is random (uniform, mean
+# as computed): a fixed one keeps the connections in step, and 32 requests then arrive at once.
+# Each connection's cycle is its delay plus the answer's latency (32 / rate, Little's law): a short
+# run at the naive delay measures that latency, and the measured run subtracts it.
+paced() { sed "s/^request = function()/function delay() return math.random(0, 2 * $1) end\nrequest = function()/" "$WORK/signup.lua" > "$WORK/signup-half.lua"
+          wrk -t2 -c32 -d"$2s" --latency -s "$WORK/signup-half.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk-half.txt"; }
+vacuum
+CYCLE_MS=$(awk "BEGIN {print 32 * 1000 / ($SIGNUP_RPS / 2)}")
+paced "$(printf %.0f "$CYCLE_MS")" 5
+HALF_DELAY_MS=$(awk "BEGIN {latency = 32 * 1000 / $(wrk_rps "$WORK/wrk-half.txt") - $CYCLE_MS; d = $CYCLE_MS - latency; printf \"%d\", d < 0 ? 0 : d}")
+paced "$HALF_DELAY_MS" "$DURATION"
 HALF_RPS=$(wrk_rps "$WORK/wrk-half.txt") HALF_P50=$(wrk_pct "$WORK/wrk-half.txt" 50%) HALF_P99=$(wrk_pct "$WORK/wrk-half.txt" 99%)
 stop_service
 # the same load with the default 10 ms answer floor (anti-enumeration), for the record
 Smtp__Host= start_service 00:00:00.010
 warm_up "$WARMUP"
+vacuum
 wrk -t2 -c32 -d"$((DURATION / 2))s" --latency -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" > "$WORK/wrk-padded.txt"
 PADDED_RPS=$(wrk_rps "$WORK/wrk-padded.txt") PADDED_P99=$(wrk_pct "$WORK/wrk-padded.txt" 99%)
 stop_service
