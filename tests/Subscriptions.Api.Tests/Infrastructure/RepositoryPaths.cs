@@ -7,8 +7,11 @@ public static class RepositoryPaths
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>The shared folder beside the repository (../shared), where the team's test data lives.</summary>
-    public static string Shared => Path.Combine(Path.GetDirectoryName(Root)!, "shared");
+    /// <summary>
+    /// The shared folder beside the repository (../shared), where the team's test data lives; for
+    /// a clone made elsewhere (git clone . /tmp/fresh), the one beside the repository it was cloned from.
+    /// </summary>
+    public static string Shared { get; } = FindShared();
 
     public static string Screenshots => Path.Combine(Root, "TestResults", "screenshots");
 
@@ -23,5 +26,27 @@ public static class RepositoryPaths
         }
 
         throw new UnreachableException("the repository root is above the test binaries");
+    }
+
+    static string FindShared()
+    {
+        var besideRoot = Beside(Root);
+        if (Directory.Exists(besideRoot))
+        {
+            return besideRoot;
+        }
+
+        using var git = Process.Start(new ProcessStartInfo("git", ["-C", Root, "config", "--get", "remote.origin.url"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        });
+        var origin = git?.StandardOutput.ReadToEnd().Trim();
+        git?.WaitForExit();
+        return !string.IsNullOrEmpty(origin) && Directory.Exists(origin) && Directory.Exists(Beside(Path.GetFullPath(origin)))
+            ? Beside(Path.GetFullPath(origin))
+            : besideRoot;
+
+        static string Beside(string repository) => Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(repository))!, "shared");
     }
 }
