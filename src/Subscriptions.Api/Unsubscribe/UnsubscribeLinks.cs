@@ -34,8 +34,10 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
         /// <summary>Writes the URL into <paramref name="buffer"/> (at least <see cref="Length"/> long): no allocation per row.</summary>
         public ReadOnlySpan<char> Write(long subscriptionId, Span<char> buffer)
         {
+            Span<byte> token = stackalloc byte[TokenBytes];
+            ComputeToken(subscriptionId, mac, token);
             prefix.CopyTo(buffer);
-            WriteToken(subscriptionId, mac, buffer.Slice(prefix.Length, TokenChars));
+            Base64Url.EncodeToChars(token, buffer.Slice(prefix.Length, TokenChars));
             return buffer[..Length];
         }
 
@@ -53,27 +55,20 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
 
         var subscriptionId = BinaryPrimitives.ReadInt64BigEndian(bytes);
         using var mac = new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose);
-        var expected = Base64Url.DecodeFromChars(Token(subscriptionId, mac));
+        var expected = new byte[TokenBytes];
+        ComputeToken(subscriptionId, mac, expected);
         return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(0, TokenBytes)) ? subscriptionId : null;
     }
 
-    static string Token(long subscriptionId, PurposeMac purposeMac)
-    {
-        Span<char> token = stackalloc char[TokenChars];
-        WriteToken(subscriptionId, purposeMac, token);
-        return new string(token);
-    }
-
-    static void WriteToken(long subscriptionId, PurposeMac purposeMac, Span<char> destination)
+    /// <summary>The token's bytes: the id, then the first 128 bits of its MAC.</summary>
+    static void ComputeToken(long subscriptionId, PurposeMac purposeMac, Span<byte> token)
     {
         Span<char> id = stackalloc char[20];
         subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         purposeMac.Compute(id[..digits], mac);
 
-        Span<byte> token = stackalloc byte[TokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
         mac[..MacBytes].CopyTo(token[sizeof(long)..]);
-        Base64Url.EncodeToChars(token, destination);
     }
 }
