@@ -24,5 +24,11 @@ if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/vali
   npm install --silent --no-fund --no-audit --prefix tests/.tools @seriousme/openapi-schema-validator@2.11.0 >/dev/null
 fi
 
+# The Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run.
+if [ ! -f tests/.tools/node_modules/standardwebhooks/package.json ]; then
+  command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+  npm install --silent --no-fund --no-audit --prefix tests/.tools standardwebhooks@1.1.1 >/dev/null
+fi
+
 dotnet test Subscriptions.sln --configuration Release "$@"
 echo "Browser screenshots: $PWD/TestResults/screenshots"

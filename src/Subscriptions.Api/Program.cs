@@ -4,7 +4,7 @@ using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Hosting;
-using Subscriptions.Api.Mail;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Unsubscribe;
@@ -33,11 +33,11 @@ builder.Services.AddSecurityHeaders();
 builder.Services.AddSignup();
 builder.Services.AddHealth();
 
-// Double opt-in: the outbox dispatcher sends confirmation mails through SMTP (MailKit).
-builder.Services.AddConfirmationMail();
+// The outbox: confirmation, reminder and welcome mails through SMTP (MailKit), signed webhooks over HTTP.
+builder.Services.AddOutbox();
 builder.Services.AddUnsubscribe();
 
-// Admin API: bearer key, lists, export, erasure, stats.
+// Admin API: bearer key, lists, export, erasure, stats, webhooks.
 builder.Services.AddAdmin();
 
 var app = builder.Build();

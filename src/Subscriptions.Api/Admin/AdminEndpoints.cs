@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Subscriptions.Api.Webhooks;
 
 namespace Subscriptions.Api.Admin;
 
@@ -38,7 +39,8 @@ public static class AdminEndpoints
             .MapListAdministration()
             .MapExport()
             .MapErasure()
-            .MapStats();
+            .MapStats()
+            .MapWebhookAdministration();
         return app;
     }
 }

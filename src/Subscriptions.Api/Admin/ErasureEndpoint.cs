@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Admin;
@@ -20,10 +21,12 @@ public static class ErasureEndpoint
     /// In one transaction: the ledger rows of the person's subscriptions lose their personal
     /// fields and gain an 'erased' event; the subscriber goes, and with it (by cascade) the
     /// subscriptions, unsent mail and tokens. What remains is a keyed hash of the address and the
-    /// time. An unknown address also gets 204 (erasure is idempotent), and leaves no trace.
+    /// time. Webhook deliveries about the person that carry the address are deleted, delivered or
+    /// not, and the endpoints that asked for it hear <c>subscriber.erased</c> with the keyed hash
+    /// alone. An unknown address also gets 204 (erasure is idempotent), and leaves no trace.
     /// </remarks>
     static async Task<Results<NoContent, ValidationProblem>> Erase(
-        string email, NpgsqlDataSource dataSource, ServiceKeys keys, TimeProvider clock, CancellationToken cancellationToken)
+        string email, NpgsqlDataSource dataSource, ServiceKeys keys, OutboxSignal signal, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (!EmailAddress.TryNormalize(email, out var normalized))
         {
@@ -49,10 +52,24 @@ public static class ErasureEndpoint
             ),
             traced AS (
                 INSERT INTO erasures (address_hash, erased_at) SELECT @addressHash, @now FROM person
+            ),
+            forgotten AS (
+                DELETE FROM outbox WHERE kind = 'webhook' AND ordering_key IN (SELECT id FROM person)
+            ),
+            told AS (
+                INSERT INTO outbox (kind, webhook_endpoint_id, ordering_key, payload, created_at, due_at)
+                SELECT 'webhook', w.id, person.id, jsonb_build_object('type', 'subscriber.erased', 'timestamp', @now, 'data',
+                           jsonb_build_object('addressHash', encode(@addressHash, 'base64'), 'lists', their_lists.slugs)),
+                       @now, @now
+                FROM person
+                CROSS JOIN (SELECT array_agg(l.slug ORDER BY l.slug) AS slugs
+                            FROM their_subscriptions t JOIN lists l ON l.id = t.list_id) AS their_lists
+                JOIN webhook_endpoints w ON w.disabled_at IS NULL AND 'subscriber.erased' = ANY (w.events)
+                                        AND (cardinality(w.lists) = 0 OR w.lists && their_lists.slugs)
             )
             DELETE FROM subscribers WHERE id IN (SELECT id FROM person)
             """, new { normalized, addressHash, now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
-
+        signal.Raise(OutboxLane.Webhooks);
         return TypedResults.NoContent();
     }
 }

@@ -23,13 +23,14 @@ public static class ListEndpoints
         public required string ConsentText { get; init; }
         public required string ConsentTextVersion { get; init; }
         public required string DefaultLocale { get; init; }
+        public bool Welcome { get; init; }
     }
 
     /// <summary>What an editor sends to create (slug required) or replace (slug from the route) a list.</summary>
     public sealed record ListInput(
         string? Slug, string? Name, string? SenderName, string? SenderEmail,
         string? ThankYouUrl, string? ConfirmedUrl, string? ErrorUrl, string[]? AllowedOrigins,
-        string? ConsentText, string? ConsentTextVersion, string? DefaultLocale);
+        string? ConsentText, string? ConsentTextVersion, string? DefaultLocale, bool? Welcome = null);
 
     public static RouteGroupBuilder MapListAdministration(this RouteGroupBuilder admin)
     {
@@ -45,7 +46,7 @@ public static class ListEndpoints
         slug AS Slug, name AS Name, sender_name AS SenderName, sender_email AS SenderEmail,
         thank_you_url AS ThankYouUrl, confirmed_url AS ConfirmedUrl, error_url AS ErrorUrl,
         allowed_origins AS AllowedOrigins, consent_text AS ConsentText,
-        consent_text_version AS ConsentTextVersion, default_locale AS DefaultLocale
+        consent_text_version AS ConsentTextVersion, default_locale AS DefaultLocale, welcome AS Welcome
         """;
 
     static async Task<Ok<List<ListDetails>>> GetLists(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
@@ -76,9 +77,9 @@ public static class ListEndpoints
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var created = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition($"""
             INSERT INTO lists (slug, name, sender_name, sender_email, thank_you_url, confirmed_url, error_url,
-                               allowed_origins, consent_text, consent_text_version, default_locale)
+                               allowed_origins, consent_text, consent_text_version, default_locale, welcome)
             VALUES (@Slug, @Name, @SenderName, @SenderEmail, @ThankYouUrl, @ConfirmedUrl, @ErrorUrl,
-                    @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale)
+                    @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale, @Welcome)
             ON CONFLICT (slug) DO NOTHING
             RETURNING {Columns}
             """, Normalized(input), cancellationToken: cancellationToken));
@@ -120,7 +121,7 @@ public static class ListEndpoints
             UPDATE lists SET name = @Name, sender_name = @SenderName, sender_email = @SenderEmail,
                 thank_you_url = @ThankYouUrl, confirmed_url = @ConfirmedUrl, error_url = @ErrorUrl,
                 allowed_origins = @AllowedOrigins, consent_text = @ConsentText,
-                consent_text_version = @ConsentTextVersion, default_locale = @DefaultLocale, updated_at = now()
+                consent_text_version = @ConsentTextVersion, default_locale = @DefaultLocale, welcome = @Welcome, updated_at = now()
             WHERE slug = @Slug
             RETURNING {Columns}
             """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
@@ -142,6 +143,7 @@ public static class ListEndpoints
         input.ConsentText,
         ConsentTextVersion = input.ConsentTextVersion!.Trim(),
         DefaultLocale = input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale),
+        Welcome = input.Welcome ?? false,
     };
 
     static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

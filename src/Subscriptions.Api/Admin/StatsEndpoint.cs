@@ -1,14 +1,19 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Admin;
 
 public static class StatsEndpoint
 {
-    public sealed record ListStats(string List, long Pending, long Confirmed, long Unsubscribed, long SignupsLast24h, long ConfirmationsLast24h);
+    /// <summary>A list's subscriptions by status, and its confirmation funnel over the last 24 hours.</summary>
+    public sealed record ListStats(
+        string List, long Pending, long Confirmed, long Unsubscribed,
+        long SignupsLast24h, long ConfirmationsLast24h, long RemindersSentLast24h, long ConfirmationsAfterReminderLast24h);
 
-    public sealed record OutboxStats(long Waiting, double? OldestWaitingSeconds, long DeadLettered);
+    /// <summary>What waits in the outbox (all kinds), and per kind.</summary>
+    public sealed record OutboxStats(long Waiting, double? OldestWaitingSeconds, long DeadLettered, IReadOnlyDictionary<string, long> WaitingByKind);
 
     public sealed record Stats(IReadOnlyList<ListStats> Lists, OutboxStats Outbox);
 
@@ -16,7 +21,7 @@ public static class StatsEndpoint
     {
         admin.MapGet("/stats", GetStats)
             .WithName("Stats")
-            .WithSummary("Per list: subscriptions by status, signups and confirmations in the last 24 hours; the outbox's state.");
+            .WithSummary("Per list: subscriptions by status and the last 24 hours' funnel (signups, reminders, confirmations, those after a reminder); the outbox's state.");
         return admin;
     }
 
@@ -24,27 +29,37 @@ public static class StatsEndpoint
     {
         var now = clock.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
+        var lists = (await connection.QueryAsync<ListStats>(new CommandDefinition("""
             SELECT l.slug AS List,
                    count(sub.id) FILTER (WHERE sub.status = 'pending') AS Pending,
                    count(sub.id) FILTER (WHERE sub.status = 'confirmed') AS Confirmed,
                    count(sub.id) FILTER (WHERE sub.status = 'unsubscribed') AS Unsubscribed,
-                   (SELECT count(*) FROM subscription_events e
-                    WHERE e.list_id = l.id AND e.type = 'signup' AND e.occurred_at > @since) AS SignupsLast24h,
-                   (SELECT count(*) FROM subscription_events e
-                    WHERE e.list_id = l.id AND e.type = 'confirmed' AND e.occurred_at > @since) AS ConfirmationsLast24h
-            FROM lists l LEFT JOIN subscriptions sub ON sub.list_id = l.id
-            GROUP BY l.id, l.slug
-            ORDER BY l.slug;
+                   funnel.signups AS SignupsLast24h, funnel.confirmations AS ConfirmationsLast24h,
+                   funnel.reminders AS RemindersSentLast24h, funnel.after_reminder AS ConfirmationsAfterReminderLast24h
+            FROM lists l
+            LEFT JOIN subscriptions sub ON sub.list_id = l.id
+            CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE e.type = 'signup') AS signups,
+                       count(*) FILTER (WHERE e.type = 'confirmed') AS confirmations,
+                       count(*) FILTER (WHERE e.type = 'reminder_sent') AS reminders,
+                       count(*) FILTER (WHERE e.type = 'confirmed' AND EXISTS (
+                           SELECT FROM subscription_events r
+                           WHERE r.subscription_id = e.subscription_id AND r.type = 'reminder_sent' AND r.occurred_at <= e.occurred_at)) AS after_reminder
+                FROM subscription_events e
+                WHERE e.list_id = l.id AND e.type IN ('signup', 'confirmed', 'reminder_sent') AND e.occurred_at > @since
+            ) funnel
+            GROUP BY l.id, l.slug, funnel.signups, funnel.confirmations, funnel.reminders, funnel.after_reminder
+            ORDER BY l.slug
+            """, new { since = now.AddDays(-1) }, cancellationToken: cancellationToken))).ToList();
 
-            SELECT count(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL) AS Waiting,
-                   extract(epoch FROM @now - min(created_at) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL))::float8 AS OldestWaitingSeconds,
-                   count(*) FILTER (WHERE dead_at IS NOT NULL) AS DeadLettered
-            FROM outbox;
-            """, new { now, since = now.AddDays(-1) }, cancellationToken: cancellationToken));
-
-        var lists = (await results.ReadAsync<ListStats>()).ToList();
-        var outbox = await results.ReadSingleAsync<OutboxStats>();
-        return TypedResults.Ok(new Stats(lists, outbox));
+        var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
+        var dead = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL", cancellationToken: cancellationToken));
+        var oldest = depth.Min(d => d.OldestCreatedAt);
+        return TypedResults.Ok(new Stats(lists, new OutboxStats(
+            depth.Sum(d => d.Waiting),
+            oldest is { } created ? (now.UtcDateTime - created).TotalSeconds : null,
+            dead,
+            depth.ToDictionary(d => d.Kind, d => d.Waiting))));
     }
 }

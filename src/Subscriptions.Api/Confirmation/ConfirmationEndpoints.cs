@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 
@@ -66,7 +67,7 @@ public static class ConfirmationEndpoints
     }
 
     static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, ContentHttpResult, ProblemHttpResult>> Confirm(
-        string token, HttpRequest request, NpgsqlDataSource dataSource, SubscriptionsMetrics metrics, TimeProvider clock,
+        string token, HttpRequest request, NpgsqlDataSource dataSource, OutboxSignal signal, SubscriptionsMetrics metrics, TimeProvider clock,
         CancellationToken cancellationToken)
     {
         var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json" or "application/problem+json");
@@ -77,8 +78,9 @@ public static class ConfirmationEndpoints
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
 
-            // One statement: the token is spent, the subscription confirmed and the ledger
-            // written together, or nothing happens at all.
+            // One statement: the token is spent, the subscription confirmed, the ledger written
+            // (and with it the webhook events) and the list's welcome mail queued together, or
+            // nothing happens at all.
             confirmed = await connection.QuerySingleOrDefaultAsync<(string, string?)?>(new CommandDefinition("""
                 WITH spent AS (
                     UPDATE tokens SET used_at = @now
@@ -94,6 +96,15 @@ public static class ConfirmationEndpoints
                 recorded AS (
                     INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
                     SELECT id, list_id, 'confirmed', @now FROM confirmed
+                ),
+                welcomed AS (
+                    INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
+                    SELECT c.id, 'welcome',
+                           coalesce((SELECT o.locale FROM outbox o WHERE o.subscription_id = c.id ORDER BY o.id DESC LIMIT 1), 'en'),
+                           @now, @now
+                    FROM confirmed c JOIN lists l ON l.id = c.list_id
+                    WHERE l.welcome
+                    ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 )
                 SELECT l.slug, l.confirmed_url
                 FROM confirmed JOIN lists l ON l.id = confirmed.list_id
@@ -103,6 +114,7 @@ public static class ConfirmationEndpoints
         if (confirmed is { } done)
         {
             metrics.Confirmed(done.Slug);
+            signal.Raise();
             return wantsJson
                 ? TypedResults.Ok(new Confirmed("confirmed", done.Slug))
                 : new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}");

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Hosting;
 
@@ -11,6 +12,7 @@ public sealed class SubscriptionsMetrics
     readonly Counter<long> _confirmations;
     readonly Counter<long> _unsubscribes;
     readonly Counter<long> _mails;
+    readonly Counter<long> _webhooks;
     long _outboxWaiting;
     double _outboxOldestSeconds;
 
@@ -21,7 +23,8 @@ public sealed class SubscriptionsMetrics
             "Signup requests by outcome: accepted, invalid, throttled, honeypot, captcha_failed.");
         _confirmations = meter.CreateCounter<long>("subscriptions.confirmations", "{subscription}", "Subscriptions confirmed.");
         _unsubscribes = meter.CreateCounter<long>("subscriptions.unsubscribes", "{subscription}", "Subscriptions ended by their subscriber.");
-        _mails = meter.CreateCounter<long>("subscriptions.mails", "{mail}", "Confirmation mails by outcome: sent, failed (will retry), dead_lettered.");
+        _mails = meter.CreateCounter<long>("subscriptions.mails", "{mail}", "Mails by outcome: sent, failed (will retry), dead_lettered.");
+        _webhooks = meter.CreateCounter<long>("subscriptions.webhooks", "{delivery}", "Webhook deliveries by outcome: sent, failed (will retry), dead_lettered.");
         meter.CreateObservableGauge("subscriptions.outbox.waiting", () => Volatile.Read(ref _outboxWaiting), "{mail}",
             "Mails waiting in the outbox, as this instance last saw it.");
         meter.CreateObservableGauge("subscriptions.outbox.oldest_age", () => Volatile.Read(ref _outboxOldestSeconds), "s",
@@ -35,7 +38,8 @@ public sealed class SubscriptionsMetrics
 
     public void Unsubscribed() => _unsubscribes.Add(1);
 
-    public void Mail(string outcome) => _mails.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Delivered(OutboxLane lane, string outcome) =>
+        (lane == OutboxLane.Mail ? _mails : _webhooks).Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Outbox(long waiting, TimeSpan oldest)
     {

@@ -6,15 +6,17 @@ using MimeKit.Utils;
 namespace Subscriptions.Api.Mail;
 
 /// <summary>
-/// The double opt-in mail. It carries nothing the signup request wrote except the address it
-/// goes to: no name, no free text, so bots cannot use it to deliver their words to strangers.
+/// The double opt-in mail, and the one reminder of it. It carries nothing the signup request
+/// wrote except the address it goes to: no name, no free text, so bots cannot use it to deliver
+/// their words to strangers.
 /// </summary>
 public static class ConfirmationMail
 {
     public const string DefaultLanguage = "en";
 
     sealed record Texts(
-        string Subject, string Request, string Button, string NotYou, Func<int, string> Days, Func<int, string> Hours, string Validity);
+        string Subject, string Request, string Button, string NotYou, Func<int, string> Days, Func<int, string> Hours, string Validity,
+        string ReminderSubject, string ReminderRequest);
 
     static readonly Dictionary<string, Texts> Languages = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -25,7 +27,9 @@ public static class ConfirmationMail
             "If you did not sign up, ignore this mail: without your confirmation you will not receive anything from us.",
             n => n == 1 ? "1 day" : $"{n} days",
             n => n == 1 ? "1 hour" : $"{n} hours",
-            "The link is valid for {0}."),
+            "The link is valid for {0}.",
+            "Reminder: confirm your subscription to {0}",
+            "You signed up for {0} a few days ago but have not confirmed yet. Please confirm that you want to receive it."),
         ["de"] = new(
             "Bitte bestätigen Sie Ihr Abonnement: {0}",
             "Bitte bestätigen Sie, dass Sie {0} erhalten möchten.",
@@ -33,7 +37,9 @@ public static class ConfirmationMail
             "Wenn Sie sich nicht angemeldet haben, ignorieren Sie diese E-Mail: Ohne Ihre Bestätigung erhalten Sie nichts von uns.",
             n => n == 1 ? "1 Tag" : $"{n} Tage",
             n => n == 1 ? "1 Stunde" : $"{n} Stunden",
-            "Der Link ist {0} gültig."),
+            "Der Link ist {0} gültig.",
+            "Erinnerung: Bitte bestätigen Sie Ihr Abonnement: {0}",
+            "Sie haben sich vor einigen Tagen für {0} angemeldet, das Abonnement aber noch nicht bestätigt. Bitte bestätigen Sie, dass Sie es erhalten möchten."),
         ["fr"] = new(
             "Confirmez votre abonnement : {0}",
             "Merci de confirmer que vous souhaitez recevoir {0}.",
@@ -41,7 +47,9 @@ public static class ConfirmationMail
             "Si vous ne vous êtes pas inscrit, ignorez ce message : sans votre confirmation, vous ne recevrez rien de notre part.",
             n => n == 1 ? "1 jour" : $"{n} jours",
             n => n == 1 ? "1 heure" : $"{n} heures",
-            "Le lien est valable {0}."),
+            "Le lien est valable {0}.",
+            "Rappel : confirmez votre abonnement : {0}",
+            "Vous vous êtes inscrit à {0} il y a quelques jours, mais vous n’avez pas encore confirmé. Merci de confirmer que vous souhaitez le recevoir."),
     };
 
     /// <summary>
@@ -66,15 +74,16 @@ public static class ConfirmationMail
     }
 
     public static MimeMessage Compose(
-        MailboxAddress from, MailboxAddress to, string listName, string language, Uri link, TimeSpan validFor, DateTimeOffset date)
+        MailboxAddress from, MailboxAddress to, string listName, string language, Uri link, TimeSpan validFor, DateTimeOffset date,
+        bool reminder = false)
     {
         var texts = Languages.GetValueOrDefault(language) ?? Languages[DefaultLanguage];
         var validity = string.Format(texts.Validity, validFor.TotalDays >= 1 ? texts.Days((int)validFor.TotalDays) : texts.Hours(Math.Max(1, (int)validFor.TotalHours)));
-        var request = string.Format(texts.Request, listName);
+        var request = string.Format(reminder ? texts.ReminderRequest : texts.Request, listName);
 
         var message = new MimeMessage
         {
-            Subject = string.Format(texts.Subject, listName),
+            Subject = string.Format(reminder ? texts.ReminderSubject : texts.Subject, listName),
             MessageId = MimeUtils.GenerateMessageId(from.Domain),
             Date = date,
         };

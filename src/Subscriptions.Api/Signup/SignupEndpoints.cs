@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -201,7 +202,7 @@ public static class SignupEndpoints
                 WHERE subscription.status = 'pending'
                   AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
                   AND recent_mail.last_day < @dailyLimit
-                ON CONFLICT (subscription_id) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
+                ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
                 RETURNING id
             )
             SELECT count(*) FROM enqueued;

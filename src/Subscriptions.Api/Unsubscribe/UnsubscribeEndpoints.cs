@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 
@@ -59,8 +60,8 @@ public static class UnsubscribeEndpoints
     /// coming back takes a new signup and a new double opt-in.
     /// </remarks>
     static async Task<Results<ContentHttpResult, Ok<Unsubscribed>, ProblemHttpResult>> Unsubscribe(
-        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, SubscriptionsMetrics metrics,
-        TimeProvider clock, CancellationToken cancellationToken)
+        string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, OutboxSignal signal,
+        SubscriptionsMetrics metrics, TimeProvider clock, CancellationToken cancellationToken)
     {
         var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json");
         var text = PageText.For(request);
@@ -92,6 +93,7 @@ public static class UnsubscribeEndpoints
         if (changed > 0)
         {
             metrics.Unsubscribed();
+            signal.Raise(OutboxLane.Webhooks);
         }
 
         return wantsJson

@@ -25,6 +25,13 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     public async ValueTask<UrlMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
         new(links.Absolute($"{Path}/").AbsoluteUri, new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose));
 
+    /// <summary>The unsubscribe URL of one subscription (for a mail).</summary>
+    public async ValueTask<Uri> UrlAsync(long subscriptionId, CancellationToken cancellationToken)
+    {
+        using var maker = await UrlMakerAsync(cancellationToken);
+        return new Uri(new string(maker.Write(subscriptionId, new char[maker.Length])));
+    }
+
     /// <summary>Not thread-safe: one per export.</summary>
     public sealed class UrlMaker(string prefix, PurposeMac mac) : IDisposable
     {

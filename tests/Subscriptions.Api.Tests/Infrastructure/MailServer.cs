@@ -109,5 +109,11 @@ public sealed class MailServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    sealed record Listed(string Id);
+    /// <summary>The recipient of every message received so far (one entry per message), without fetching the messages.</summary>
+    public async Task<List<string>> RecipientsAsync() =>
+        [.. (await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? []).SelectMany(m => m.To ?? []).Select(t => t.Address)];
+
+    sealed record Listed(string Id, List<Recipient>? To = null);
+
+    sealed record Recipient(string Address);
 }

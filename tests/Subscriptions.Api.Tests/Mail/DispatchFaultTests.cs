@@ -7,55 +7,15 @@ using Subscriptions.Api.Tests.Infrastructure;
 namespace Subscriptions.Api.Tests.Mail;
 
 /// <summary>SMTP failing in the ways real servers fail; each test has its own database and service.</summary>
-[Collection(ApiCollection.Name)]
-public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
+public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fixture)
 {
-    NpgsqlDataSource _database = null!;
-    string _connectionString = null!;
-
-    public async Task InitializeAsync()
-    {
-        _connectionString = await fixture.Postgres.CreateDatabaseAsync();
-        _database = NpgsqlDataSource.Create(_connectionString);
-    }
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
-    static async Task SignUp(SubscriptionsApp app, IEnumerable<string> emails)
-    {
-        using var client = app.CreateHttpClient();
-        foreach (var email in emails)
-        {
-            var response = await client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true });
-            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        }
-    }
-
-    async Task<T> Scalar<T>(string sql)
-    {
-        await using var connection = await _database.OpenConnectionAsync();
-        return (await connection.ExecuteScalarAsync<T>(sql))!;
-    }
-
-    async Task WaitUntil(string sql, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await Scalar<bool>(sql))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {sql}");
-            await Task.Delay(50);
-        }
-    }
-
-    static string[] Addresses(int count, string prefix) =>
-        [.. Enumerable.Range(0, count).Select(i => $"{prefix}{i}@example.org")];
-
     [Fact]
     public async Task Mail_waits_while_smtp_is_down_and_all_of_it_arrives_once_when_it_is_back()
     {
         await using var mail = new MailServer();
         await mail.StartAsync();
-        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(mail.Port));
+        // retries come every second here, not every hour: enough attempts to outlast the outage
+        await using var app = StartApp(mail.Port, ("Outbox:MaxAttempts", "1000"));
         await mail.StopAsync();
 
         var emails = Addresses(50, "down");
@@ -74,13 +34,13 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_server_that_answers_451_is_retried_until_it_accepts()
     {
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: 2, "451 4.7.1 Greylisted, try again later");
-        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: 2, "451 4.7.1 Greylisted, try again later");
+        await using var app = new SubscriptionsApp(ConnectionString, Fixture.AppSettings(proxy.Port));
 
         await SignUp(app, ["greylisted@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(30));
 
-        var messages = await fixture.Mail.WaitForMessagesAsync(1);
+        var messages = await Fixture.Mail.WaitForMessagesAsync(1);
         Assert.Single(messages, m => m.To.Mailboxes.Single().Address == "greylisted@example.org");
         Assert.Equal(2, proxy.Refused);
         Assert.Equal(3, await Scalar<int>("SELECT attempts FROM outbox"));
@@ -91,8 +51,8 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_permanent_refusal_is_dead_lettered_with_its_reason()
     {
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: int.MaxValue, "550 5.1.1 No such mailbox");
-        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: int.MaxValue, "550 5.1.1 No such mailbox");
+        await using var app = new SubscriptionsApp(ConnectionString, Fixture.AppSettings(proxy.Port));
 
         await SignUp(app, ["nobody@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE dead_at IS NOT NULL", TimeSpan.FromSeconds(30));
@@ -105,11 +65,11 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Transient_failures_are_dead_lettered_after_the_attempt_limit()
     {
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: int.MaxValue, "452 4.2.2 Mailbox full");
-        var settings = fixture.AppSettings(proxy.Port);
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: int.MaxValue, "452 4.2.2 Mailbox full");
+        var settings = Fixture.AppSettings(proxy.Port);
         settings["Outbox:MaxAttempts"] = "3";
         settings["Outbox:RetryBaseDelay"] = "00:00:00.050";
-        await using var app = new SubscriptionsApp(_connectionString, settings);
+        await using var app = new SubscriptionsApp(ConnectionString, settings);
 
         await SignUp(app, ["full@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE dead_at IS NOT NULL", TimeSpan.FromSeconds(30));
@@ -123,8 +83,8 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     public async Task A_utf8_address_is_dead_lettered_when_the_server_lacks_smtputf8()
     {
         // the proxy's EHLO advertises no extension at all
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: int.MaxValue, "250 2.1.5 OK");
-        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: int.MaxValue, "250 2.1.5 OK");
+        await using var app = new SubscriptionsApp(ConnectionString, Fixture.AppSettings(proxy.Port));
 
         await SignUp(app, ["δοκιμή@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE dead_at IS NOT NULL", TimeSpan.FromSeconds(30));
@@ -136,8 +96,8 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Stopping_the_service_mid_send_hands_the_claimed_mail_back_at_once()
     {
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: int.MaxValue, rcptReply: null);
-        var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: int.MaxValue, rcptReply: null);
+        var app = new SubscriptionsApp(ConnectionString, Fixture.AppSettings(proxy.Port));
         await SignUp(app, ["patient@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE locked_until IS NOT NULL", TimeSpan.FromSeconds(30));
         var logs = app.Logs;
@@ -154,14 +114,14 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Two_instances_on_one_database_send_every_message_exactly_once()
     {
-        await using var first = new SubscriptionsApp(_connectionString, fixture.AppSettings());
-        await using var second = new SubscriptionsApp(_connectionString, fixture.AppSettings());
+        await using var first = new SubscriptionsApp(ConnectionString, Fixture.AppSettings());
+        await using var second = new SubscriptionsApp(ConnectionString, Fixture.AppSettings());
         var emails = Addresses(100, "twice");
 
         await Task.WhenAll(SignUp(first, emails.Where((_, i) => i % 2 == 0)), SignUp(second, emails.Where((_, i) => i % 2 == 1)));
         await WaitUntil("SELECT count(*) = 100 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(60));
 
-        var received = (await fixture.Mail.MessagesAsync())
+        var received = (await Fixture.Mail.MessagesAsync())
             .Select(m => m.To.Mailboxes.Single().Address).Where(a => a.StartsWith("twice", StringComparison.Ordinal)).ToList();
         Assert.Equal(emails.Order(), received.Order());
         Assert.Equal(100, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'confirmation_sent'"));
@@ -172,9 +132,9 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_signup_wakes_its_instance_dispatcher_without_waiting_for_the_poll()
     {
-        var settings = fixture.AppSettings();
+        var settings = Fixture.AppSettings();
         settings["Outbox:PollInterval"] = "00:10:00";
-        await using var app = new SubscriptionsApp(_connectionString, settings);
+        await using var app = new SubscriptionsApp(ConnectionString, settings);
         using var client = app.CreateHttpClient();
         await client.GetAsync("/health/ready");
         await Task.Delay(500); // the dispatcher had its first look at start and now sleeps for ten minutes
@@ -188,8 +148,8 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Queued_mail_goes_out_over_several_connections_and_each_message_once()
     {
-        await using var proxy = new FaultySmtpProxy(fixture.Mail.Port, refusals: 0, rcptReply: null);
-        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings(proxy.Port));
+        await using var proxy = new FaultySmtpProxy(Fixture.Mail.Port, refusals: 0, rcptReply: null);
+        await using var app = new SubscriptionsApp(ConnectionString, Fixture.AppSettings(proxy.Port));
         using (var client = app.CreateHttpClient())
         {
             await client.GetAsync("/health/ready"); // migrated
@@ -211,7 +171,7 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : IAsyncLifetime
             """);
         await WaitUntil("SELECT count(*) = 200 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(60));
 
-        var received = (await fixture.Mail.MessagesAsync())
+        var received = (await Fixture.Mail.MessagesAsync())
             .Select(m => m.To.Mailboxes.Single().Address).Where(a => a.StartsWith("parallel", StringComparison.Ordinal)).ToList();
         Assert.Equal(Enumerable.Range(1, 200).Select(i => $"parallel{i}@example.org").Order(), received.Order());
         Assert.InRange(proxy.Connections, 2, 4); // a full batch wakes the next worker; each keeps its connection

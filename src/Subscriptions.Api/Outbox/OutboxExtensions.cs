@@ -1,10 +1,14 @@
+using Microsoft.Extensions.Options;
 using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Mail;
+using Subscriptions.Api.Webhooks;
 
-namespace Subscriptions.Api.Mail;
+namespace Subscriptions.Api.Outbox;
 
-public static class MailExtensions
+public static class OutboxExtensions
 {
-    public static IServiceCollection AddConfirmationMail(this IServiceCollection services)
+    /// <summary>The outbox and its transports: confirmation, reminder and welcome mails over SMTP, webhooks over HTTP.</summary>
+    public static IServiceCollection AddOutbox(this IServiceCollection services)
     {
         services.AddOptions<SmtpOptions>()
             .BindConfiguration(SmtpOptions.Section)
@@ -16,11 +20,15 @@ public static class MailExtensions
         services.AddOptions<OutboxOptions>()
             .BindConfiguration(OutboxOptions.Section)
             .Validate(o => o.BatchSize is > 0 and <= 1000, "Outbox__BatchSize must be between 1 and 1000.")
-            .Validate(o => o.SmtpConnections is > 0 and <= 16, "Outbox__SmtpConnections must be between 1 and 16.")
+            .Validate(o => o.SmtpConnections is > 0 and <= 16 && o.WebhookWorkers is > 0 and <= 64,
+                "Outbox__SmtpConnections must be between 1 and 16, Outbox__WebhookWorkers between 1 and 64.")
             .Validate(o => o.MaxAttempts > 0, "Outbox__MaxAttempts must be at least 1.")
             .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
                 && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,
                 "Outbox__PollInterval, __Lease and __RetryBaseDelay must be positive, __RetryMaxDelay at least __RetryBaseDelay.")
+            // a delivery is cut off when its claim's lease ends: an SMTP exchange must fit in it
+            .Validate<IOptions<SmtpOptions>>((o, smtp) => o.Lease > smtp.Value.Timeout,
+                "Outbox__Lease must be longer than Smtp__Timeout.")
             .ValidateOnStart();
 
         services.AddOptions<ConfirmationOptions>()
@@ -28,10 +36,14 @@ public static class MailExtensions
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Confirmation__TokenLifetime must be positive.")
             .Validate(o => o.ResendInterval >= TimeSpan.Zero && o.DailyLimit > 0,
                 "Confirmation__ResendInterval must not be negative and Confirmation__DailyLimit must be at least 1.")
+            .Validate(o => o.ReminderAfter >= TimeSpan.Zero, "Confirmation__ReminderAfter must not be negative (00:00:00 turns reminders off).")
             .ValidateOnStart();
 
         services.AddSingleton<OutboxSignal>();
-        services.AddHostedService<ConfirmationMailDispatcher>();
+        services.AddSingleton<MailTransport>();
+        services.AddWebhooks();
+        services.AddHostedService<OutboxDispatcher>();
+        services.AddHostedService<ReminderJob>();
         return services;
     }
 }

@@ -1,0 +1,120 @@
+using Dapper;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using Npgsql;
+using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Outbox;
+using Subscriptions.Api.Unsubscribe;
+
+namespace Subscriptions.Api.Mail;
+
+/// <summary>A mail the outbox holds, with what composing it needs.</summary>
+public sealed record ClaimedMail(
+    long OutboxId, string Kind, long SubscriptionId, string Status, string Locale,
+    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail) : IClaimedRow;
+
+/// <summary>
+/// The outbox's mails over SMTP: confirmation and its reminder (each with a fresh link), and the
+/// welcome mail. A mail whose subscription moved on meanwhile (confirmed, unsubscribed) is not sent.
+/// </summary>
+public sealed class MailTransport(
+    NpgsqlDataSource dataSource,
+    PublicLinks links,
+    UnsubscribeLinks unsubscribeLinks,
+    IOptions<SmtpOptions> smtpOptions,
+    IOptions<OutboxOptions> outboxOptions,
+    IOptions<ConfirmationOptions> confirmationOptions,
+    TimeProvider clock) : IOutboxTransport<ClaimedMail>
+{
+    readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
+
+    public OutboxLane Lane => OutboxLane.Mail;
+
+    public int Workers => outboxOptions.Value.SmtpConnections;
+
+    public async Task<List<ClaimedMail>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
+        int batchSize, CancellationToken cancellationToken) =>
+        [.. await connection.QueryAsync<ClaimedMail>(new CommandDefinition(OutboxSql.ClaimMail,
+            new { claim, now, leaseUntil, batchSize }, cancellationToken: cancellationToken))];
+
+    public IOutboxSender<ClaimedMail> CreateSender() => new Sender(this, new SmtpSender(smtpOptions.Value, outboxOptions.Value, clock));
+
+    sealed class Sender(MailTransport transport, SmtpSender smtp) : IOutboxSender<ClaimedMail>
+    {
+        readonly Dictionary<long, string> _links = [];
+
+        /// <summary>
+        /// Mints the links of the batch's confirmation mails and stores their hashes before any
+        /// mail leaves, so no link can arrive unknown. A crash, or a row taken over by another
+        /// worker, leaves an unused hash that simply expires.
+        /// </summary>
+        public async Task PrepareAsync(IReadOnlyList<ClaimedMail> batch, CancellationToken cancellationToken)
+        {
+            _links.Clear();
+            var tokens = new List<(byte[] Hash, long SubscriptionId)>();
+            foreach (var mail in batch.Where(m => m.Kind is "confirmation" or "reminder" && m.Status == "pending"))
+            {
+                var (token, hash) = Token.Mint();
+                tokens.Add((hash, mail.SubscriptionId));
+                _links[mail.OutboxId] = token;
+            }
+
+            if (tokens.Count > 0)
+            {
+                await transport.StoreTokensAsync(tokens, cancellationToken);
+            }
+        }
+
+        public async Task<Delivery> DeliverAsync(ClaimedMail mail, int attempts, CancellationToken cancellationToken)
+        {
+            var wanted = mail.Kind == "welcome" ? "confirmed" : "pending";
+            if (mail.Status != wanted)
+            {
+                return Delivery.Dead($"not sent: the subscription is {mail.Status}");
+            }
+
+            if (!MailboxAddress.TryParse(mail.EmailAsTyped, out var to))
+            {
+                return Delivery.Dead("not sent: MimeKit cannot parse the address");
+            }
+
+            var message = await transport.ComposeAsync(mail, to, _links.GetValueOrDefault(mail.OutboxId), cancellationToken);
+            var needsUtf8 = !mail.EmailAsTyped.Split('@')[0].All(char.IsAscii);
+            return await smtp.SendAsync(message, needsUtf8, attempts, cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => smtp.DisposeAsync();
+    }
+
+    async Task StoreTokensAsync(List<(byte[] Hash, long SubscriptionId)> tokens, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO tokens (hash, subscription_id, purpose, created_at, expires_at)
+            SELECT t.hash, t.subscription_id, 'confirm', @now, @expiresAt
+            FROM unnest(@hashes, @subscriptionIds) AS t(hash, subscription_id)
+            """, new
+        {
+            hashes = tokens.Select(t => t.Hash).ToArray(),
+            subscriptionIds = tokens.Select(t => t.SubscriptionId).ToArray(),
+            now,
+            expiresAt = now + confirmationOptions.Value.TokenLifetime,
+        }, cancellationToken: cancellationToken));
+    }
+
+    async Task<MimeMessage> ComposeAsync(ClaimedMail mail, MailboxAddress to, string? token, CancellationToken cancellationToken)
+    {
+        var from = mail.SenderEmail is { } email ? new MailboxAddress(mail.SenderName ?? mail.ListName, email) : _defaultFrom;
+        var now = clock.GetUtcNow();
+        if (mail.Kind == "welcome")
+        {
+            return WelcomeMail.Compose(from, to, mail.ListName, mail.Locale,
+                await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
+        }
+
+        return ConfirmationMail.Compose(from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
+            confirmationOptions.Value.TokenLifetime, now, reminder: mail.Kind == "reminder");
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Mail;
+using Subscriptions.Api.Webhooks;
+
+namespace Subscriptions.Api.Outbox;
+
+/// <summary>
+/// Works the outbox: <see cref="OutboxOptions.SmtpConnections"/> mail workers, each with its own
+/// SMTP connection, and <see cref="OutboxOptions.WebhookWorkers"/> webhook workers, all running
+/// the same loop (<see cref="OutboxWorker{TRow}"/>). Any number of instances can run side by side.
+/// </summary>
+public sealed partial class OutboxDispatcher(
+    MailTransport mail,
+    WebhookTransport webhooks,
+    NpgsqlDataSource dataSource,
+    OutboxSignal signal,
+    IOptions<SmtpOptions> smtpOptions,
+    IOptions<OutboxOptions> outboxOptions,
+    SubscriptionsMetrics metrics,
+    TimeProvider clock,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var workers = Run(webhooks, stoppingToken);
+        if (string.IsNullOrWhiteSpace(smtpOptions.Value.Host))
+        {
+            LogNoSmtpHost();
+        }
+        else
+        {
+            workers = workers.Concat(Run(mail, stoppingToken));
+        }
+
+        return Task.WhenAll(workers);
+    }
+
+    IEnumerable<Task> Run<TRow>(IOutboxTransport<TRow> transport, CancellationToken stoppingToken) where TRow : IClaimedRow =>
+        Enumerable.Range(0, transport.Workers).Select(_ =>
+            new OutboxWorker<TRow>(transport, dataSource, signal, outboxOptions.Value, metrics, clock, logger).RunAsync(stoppingToken));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Smtp__Host is not set: mails wait in the outbox until it is.")]
+    partial void LogNoSmtpHost();
+}

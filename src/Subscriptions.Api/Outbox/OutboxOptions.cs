@@ -1,0 +1,38 @@
+namespace Subscriptions.Api.Outbox;
+
+/// <summary>How the outbox is worked through.</summary>
+public sealed class OutboxOptions
+{
+    public const string Section = "Outbox";
+
+    public int BatchSize { get; set; } = 50;
+
+    /// <summary>
+    /// SMTP connections sending side by side, each with its own batches: while one waits for the
+    /// server, another's database work and composing go on.
+    /// </summary>
+    public int SmtpConnections { get; set; } = 4;
+
+    /// <summary>Webhook deliveries in flight side by side, each worker with its own batches.</summary>
+    public int WebhookWorkers { get; set; } = 4;
+
+    /// <summary>Attempts before a row is dead-lettered.</summary>
+    public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>How often to look for work queued by other instances (this instance's own changes wake its workers at once).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a claim holds: a crashed instance's rows are taken over after it. A worker renews
+    /// the claim of the row it is about to deliver, and of its whole batch when half of this has passed.
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Delay after the first failure; it doubles per attempt (with jitter) up to RetryMaxDelay.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>An SMTP connection unused this long is closed rather than reused.</summary>
+    public TimeSpan ConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,147 @@
+using Dapper;
+using Npgsql;
+
+namespace Subscriptions.Api.Outbox;
+
+/// <summary>
+/// The outbox's state in SQL, for the workers and the admin endpoints alike. A claim is fenced:
+/// every row carries the claim that may deliver it, and each statement that starts or records a
+/// delivery names that claim, so a worker whose rows were taken over (its lease ran out) neither
+/// delivers them nor overwrites what the new owner recorded.
+/// </summary>
+public static class OutboxSql
+{
+    /// <summary>
+    /// Due mails not held by a live claim, longest due first (a batch handed back after a relay
+    /// failure is tried from its untried rows, not from the one that just failed again), with what
+    /// composing them needs.
+    /// </summary>
+    public const string ClaimMail = """
+        WITH due AS (
+            SELECT id FROM outbox
+            WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL AND due_at <= @now
+              AND (locked_until IS NULL OR locked_until < @now)
+            ORDER BY due_at
+            LIMIT @batchSize
+            FOR UPDATE SKIP LOCKED
+        ),
+        claimed AS (
+            UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
+            FROM due WHERE o.id = due.id
+            RETURNING o.id, o.kind, o.subscription_id, o.locale, o.due_at
+        )
+        SELECT c.id AS OutboxId, c.kind AS Kind, c.subscription_id AS SubscriptionId, sub.status AS Status,
+               c.locale AS Locale, s.email_as_typed AS EmailAsTyped, l.name AS ListName,
+               l.sender_name AS SenderName, l.sender_email AS SenderEmail
+        FROM claimed c
+        JOIN subscriptions sub ON sub.id = c.subscription_id
+        JOIN subscribers s ON s.id = sub.subscriber_id
+        JOIN lists l ON l.id = sub.list_id
+        ORDER BY c.due_at, c.id
+        """;
+
+    /// <summary>
+    /// Like <see cref="ClaimMail"/>, for webhook deliveries: only the oldest waiting event of each
+    /// (endpoint, subscriber) pair, so that one subscriber's events reach an endpoint in order, and
+    /// none for an endpoint that is disabled or paused.
+    /// </summary>
+    public const string ClaimWebhooks = """
+        WITH due AS (
+            SELECT o.id FROM outbox o
+            JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
+            WHERE o.kind = 'webhook' AND o.sent_at IS NULL AND o.dead_at IS NULL AND o.due_at <= @now
+              AND (o.locked_until IS NULL OR o.locked_until < @now)
+              AND w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= @now)
+              AND NOT EXISTS (
+                  SELECT FROM outbox earlier
+                  WHERE earlier.kind = 'webhook' AND earlier.webhook_endpoint_id = o.webhook_endpoint_id
+                    AND earlier.ordering_key = o.ordering_key AND earlier.id < o.id
+                    AND earlier.sent_at IS NULL AND earlier.dead_at IS NULL)
+            ORDER BY o.due_at
+            LIMIT @batchSize
+            FOR UPDATE OF o SKIP LOCKED
+        ),
+        claimed AS (
+            UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
+            FROM due WHERE o.id = due.id
+            RETURNING o.id, o.webhook_endpoint_id, o.payload, o.due_at
+        )
+        SELECT c.id AS OutboxId, w.id AS EndpointId, w.url AS Url, w.secret AS Secret, c.payload::text AS Payload
+        FROM claimed c JOIN webhook_endpoints w ON w.id = c.webhook_endpoint_id
+        ORDER BY c.due_at, c.id
+        """;
+
+    /// <summary>
+    /// One round trip per delivery: records the outcome of the previous row (if any) and starts the
+    /// next (if any) — renewing its lease, counting the attempt — provided the claim still holds it.
+    /// A sent mail goes into the ledger as '{kind}_sent'.
+    /// </summary>
+    const string RecordAndBeginSql = """
+        WITH recorded AS (
+            UPDATE outbox SET
+                sent_at = CASE WHEN @result = 'Sent' THEN @now END,
+                dead_at = CASE WHEN @result = 'Dead' THEN @now END,
+                due_at = CASE WHEN @result = 'Retry' THEN @retryAt ELSE due_at END,
+                last_error = coalesce(@error, last_error),
+                locked_until = NULL,
+                claim = NULL
+            WHERE id = @recordId AND claim = @claim
+            RETURNING subscription_id, kind
+        ),
+        ledger AS (
+            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
+            SELECT r.subscription_id, s.list_id, r.kind || '_sent', @now
+            FROM recorded r JOIN subscriptions s ON s.id = r.subscription_id
+            WHERE @result = 'Sent' AND r.kind <> 'webhook'
+        ),
+        begun AS (
+            UPDATE outbox SET locked_until = @leaseUntil, attempts = attempts + 1
+            WHERE id = @beginId AND claim = @claim AND sent_at IS NULL AND dead_at IS NULL
+            RETURNING attempts
+        ),
+        released AS (
+            UPDATE outbox SET locked_until = NULL, claim = NULL
+            WHERE @release AND claim = @claim AND id IS DISTINCT FROM @recordId
+        )
+        SELECT attempts FROM begun
+        """;
+
+    /// <summary>The outcome of one delivery, to be recorded.</summary>
+    public readonly record struct Outcome(long OutboxId, Delivery Delivery, DateTimeOffset RetryAt);
+
+    /// <summary>
+    /// Records <paramref name="previous"/>, then begins <paramref name="nextId"/>: its attempt
+    /// number, or null when the claim no longer holds it. With <paramref name="release"/> every
+    /// other row of the claim goes back to the queue as it was (due, its attempts unchanged).
+    /// </summary>
+    public static Task<int?> RecordAndBeginAsync(
+        NpgsqlConnection connection, Guid claim, Outcome? previous, long? nextId, DateTimeOffset now, DateTimeOffset leaseUntil,
+        bool release = false) =>
+        connection.QuerySingleOrDefaultAsync<int?>(RecordAndBeginSql, new
+        {
+            claim,
+            recordId = previous?.OutboxId,
+            result = previous?.Delivery.Result.ToString(),
+            error = previous?.Delivery.Error,
+            retryAt = previous?.RetryAt,
+            beginId = nextId,
+            now,
+            leaseUntil,
+            release,
+        });
+
+    /// <summary>Extends the lease of every row the claim still holds.</summary>
+    public static Task RenewAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset leaseUntil) =>
+        connection.ExecuteAsync("UPDATE outbox SET locked_until = @leaseUntil WHERE claim = @claim", new { claim, leaseUntil });
+
+    public sealed record KindDepth(string Kind, long Waiting, DateTime? OldestCreatedAt, DateTime? NextDueAt);
+
+    /// <summary>What waits, per kind: the dispatcher's next wake-up and metrics, and the stats endpoint.</summary>
+    public static async Task<List<KindDepth>> QueueDepthAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        [.. await connection.QueryAsync<KindDepth>(new CommandDefinition("""
+            SELECT kind AS Kind, count(*) AS Waiting, min(created_at) AS OldestCreatedAt,
+                   min(greatest(due_at, locked_until)) AS NextDueAt
+            FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL
+            GROUP BY kind
+            """, cancellationToken: cancellationToken))];
+}

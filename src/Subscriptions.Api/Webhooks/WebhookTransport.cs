@@ -1,0 +1,125 @@
+using System.Net;
+using System.Text;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StandardWebhooks;
+using Subscriptions.Api.Outbox;
+
+namespace Subscriptions.Api.Webhooks;
+
+/// <summary>A webhook delivery the outbox holds: the event's body was fixed when the change happened.</summary>
+public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, string Secret, string Payload) : IClaimedRow;
+
+/// <summary>
+/// The outbox's webhook deliveries over HTTP, signed per Standard Webhooks (with the
+/// StandardWebhooks library, a port of the specification's reference code). 2xx is delivered;
+/// 410 disables the endpoint; anything else is retried with the outbox's backoff, then
+/// dead-lettered. A receiver that times out or refuses connections is paused for a while, so it
+/// cannot hold the workers that other receivers need.
+/// </summary>
+public sealed class WebhookTransport(
+    NpgsqlDataSource dataSource,
+    IHttpClientFactory httpClients,
+    WebhookEndpointCache endpoints,
+    IOptions<OutboxOptions> outboxOptions,
+    TimeProvider clock) : IOutboxTransport<ClaimedWebhook>
+{
+    public const string HttpClientName = "webhooks";
+
+    public OutboxLane Lane => OutboxLane.Webhooks;
+
+    public int Workers => outboxOptions.Value.WebhookWorkers;
+
+    public async Task<List<ClaimedWebhook>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
+        int batchSize, CancellationToken cancellationToken)
+    {
+        // Every signup wakes this lane; with no endpoint there is nothing to look for.
+        if (!await endpoints.AnyAsync(cancellationToken))
+        {
+            return [];
+        }
+
+        return [.. await connection.QueryAsync<ClaimedWebhook>(new CommandDefinition(OutboxSql.ClaimWebhooks,
+            new { claim, now, leaseUntil, batchSize }, cancellationToken: cancellationToken))];
+    }
+
+    public IOutboxSender<ClaimedWebhook> CreateSender() => new Sender(this, httpClients.CreateClient(HttpClientName));
+
+    TimeProvider Clock => clock;
+
+    int MaxAttempts => outboxOptions.Value.MaxAttempts;
+
+    sealed class Sender(WebhookTransport transport, HttpClient http) : IOutboxSender<ClaimedWebhook>
+    {
+        public Task PrepareAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task<Delivery> DeliverAsync(ClaimedWebhook webhook, int attempts, CancellationToken cancellationToken)
+        {
+            var id = $"msg_{webhook.OutboxId}";
+            var timestamp = transport.Clock.GetUtcNow();
+            using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
+            {
+                Content = new StringContent(webhook.Payload, Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("webhook-id", id);
+            request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", new StandardWebhook(webhook.Secret).Sign(id, timestamp, webhook.Payload));
+
+            var max = transport.MaxAttempts;
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return Delivery.Sent;
+                }
+
+                if (response.StatusCode == HttpStatusCode.Gone)
+                {
+                    await transport.DisableAsync(webhook.EndpointId);
+                    return Delivery.Dead("410 Gone: the endpoint is disabled");
+                }
+
+                return Delivery.Failed($"{(int)response.StatusCode} {response.ReasonPhrase}", attempts, max);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // no answer in time, or no connection: leave this receiver alone for a while
+                await transport.PauseAsync(webhook.EndpointId);
+                var error = ex is TaskCanceledException ? "no answer within Webhooks__Timeout" : ex.Message;
+                return Delivery.Failed(error, attempts, max, giveUpBatch: true);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            http.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>A 410 Gone: the receiver asked to hear no more. What waits for it is dead-lettered.</summary>
+    async Task DisableAsync(long endpointId)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            WITH disabled AS (
+                UPDATE webhook_endpoints SET disabled_at = @now WHERE id = @endpointId AND disabled_at IS NULL
+            )
+            UPDATE outbox SET dead_at = @now, last_error = 'not sent: the endpoint answered 410 Gone and is disabled', claim = NULL, locked_until = NULL
+            WHERE webhook_endpoint_id = @endpointId AND sent_at IS NULL AND dead_at IS NULL AND claim IS NULL
+            """, new { endpointId, now });
+        endpoints.Invalidate();
+    }
+
+    async Task PauseAsync(long endpointId)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            "UPDATE webhook_endpoints SET paused_until = @until WHERE id = @endpointId",
+            new { endpointId, until = now + outboxOptions.Value.RetryBaseDelay });
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Subscriptions.Api.Tests.Infrastructure;
+
+/// <summary>
+/// A real HTTP receiver of webhooks (tests/webhook-receiver/receiver.cjs on Node) that verifies
+/// every delivery with the Standard Webhooks reference library for JavaScript, not with the
+/// service's code. Each named hook has its own secret and behaviour.
+/// </summary>
+public sealed class WebhookReceiver : IAsyncDisposable
+{
+    readonly Process _process;
+    readonly HttpClient _control;
+
+    WebhookReceiver(Process process, int port)
+    {
+        _process = process;
+        BaseAddress = new Uri($"http://127.0.0.1:{port}/");
+        _control = new HttpClient { BaseAddress = BaseAddress };
+    }
+
+    public Uri BaseAddress { get; }
+
+    public static async Task<WebhookReceiver> StartAsync()
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", "webhook-receiver", "receiver.cjs"));
+        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", ".tools", "node_modules"));
+        var process = Process.Start(start)!;
+        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        if (line is null || !line.StartsWith("listening ", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"the webhook receiver did not start: {line} {await process.StandardError.ReadToEndAsync()}");
+        }
+
+        return new WebhookReceiver(process, int.Parse(line["listening ".Length..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Where the service should deliver this hook's events.</summary>
+    public string Url(string name) => new Uri(BaseAddress, $"hooks/{name}").AbsoluteUri;
+
+    /// <summary>
+    /// Sets a hook up: its secret, how many deliveries it refuses first (with <paramref name="status"/>),
+    /// or a mode: "ok", "hang" (never answers), "gone" (410).
+    /// </summary>
+    public async Task ConfigureAsync(string name, string secret, int failures = 0, int status = 500, string mode = "ok") =>
+        (await _control.PutAsJsonAsync($"control/{name}", new { secret, failures, status, mode })).EnsureSuccessStatusCode();
+
+    public sealed record Received(string? Id, string? Timestamp, bool Verified, string? Error, JsonElement Body, int Answered)
+    {
+        public string Type => Body.GetProperty("type").GetString()!;
+
+        public JsonElement Data => Body.GetProperty("data");
+    }
+
+    /// <summary>Every delivery this hook got, in order of arrival, failed and repeated ones included.</summary>
+    public async Task<List<Received>> ReceivedAsync(string name) =>
+        (await _control.GetFromJsonAsync<List<Received>>($"control/{name}", JsonSerializerOptions.Web))!;
+
+    /// <summary>Waits until <paramref name="done"/> holds for the hook's deliveries.</summary>
+    public async Task<List<Received>> WaitAsync(string name, Func<List<Received>, bool> done, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var received = await ReceivedAsync(name);
+            if (done(received))
+            {
+                return received;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"hook {name} got {received.Count} deliveries: {string.Join(", ", received.Select(r => $"{r.Id} {r.Answered}"))}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _control.Dispose();
+        _process.StandardInput.Close();
+        if (!_process.WaitForExit(5000))
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+        await Task.CompletedTask;
+    }
+}

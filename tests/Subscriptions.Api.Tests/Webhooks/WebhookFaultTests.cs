@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Subscriptions.Api.Tests.Infrastructure;
+
+namespace Subscriptions.Api.Tests.Webhooks;
+
+/// <summary>Receivers that hang or keep failing, and several instances: each test has its own database and services.</summary>
+public sealed class WebhookFaultTests(ApiFixture fixture, ReceiverFixture receivers) : OwnDatabaseTest(fixture), IClassFixture<ReceiverFixture>
+{
+    WebhookReceiver Receiver => receivers.Receiver;
+
+    static bool Delivered(WebhookReceiver.Received r) => r.Verified && r.Answered == 200;
+
+    static HttpClient Admin(SubscriptionsApp app)
+    {
+        var client = app.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
+        return client;
+    }
+
+    [Fact]
+    public async Task A_receiver_that_hangs_holds_neither_the_workers_nor_the_other_endpoints()
+    {
+        await using var app = StartApp(null, ("Webhooks:Timeout", "00:00:01"), ("Smtp:Timeout", "00:00:02"), ("Outbox:Lease", "00:00:05"));
+        using var admin = Admin(app);
+        var hanging = await WebhookAdmin.RegisterAsync(admin, Receiver, "hangs", events: ["subscription.created"], mode: "hang");
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "answers", events: ["subscription.created"]);
+
+        await SignUp(app, Addresses(20, "hang"));
+        var answered = await Receiver.WaitAsync("answers", r => r.Count(Delivered) == 20, TimeSpan.FromSeconds(20));
+
+        Assert.Equal(20, answered.Select(r => r.Id).Distinct().Count());
+        var deliveries = await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/webhooks/{hanging}/deliveries") ?? [];
+        Assert.Contains(deliveries, d => d.GetProperty("lastError").GetString() == "no answer within Webhooks__Timeout");
+        Assert.DoesNotContain(deliveries, d => d.GetProperty("status").GetString() == "delivered");
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task A_dead_delivery_is_delivered_when_an_editor_retries_it()
+    {
+        await using var app = StartApp(null, ("Outbox:MaxAttempts", "1"));
+        using var admin = Admin(app);
+        var id = await WebhookAdmin.RegisterAsync(admin, Receiver, "dies", events: ["subscription.created"], failures: 1, status: 503);
+
+        await SignUp(app, ["dead-letter@example.org"]);
+        await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE kind = 'webhook' AND dead_at IS NOT NULL", TimeSpan.FromSeconds(20));
+        var dead = Assert.Single(await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/webhooks/{id}/deliveries") ?? []);
+        Assert.Equal("dead", dead.GetProperty("status").GetString());
+        Assert.StartsWith("503", dead.GetProperty("lastError").GetString());
+
+        var deliveryId = dead.GetProperty("id").GetInt64();
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.PostAsync($"/api/admin/webhooks/{id}/deliveries/{deliveryId}/retry", null)).StatusCode);
+        var received = await Receiver.WaitAsync("dies", r => r.Any(Delivered));
+
+        Assert.Equal([503, 200], received.Select(r => r.Answered));
+        Assert.Equal(HttpStatusCode.Conflict, (await admin.PostAsync($"/api/admin/webhooks/{id}/deliveries/{deliveryId}/retry", null)).StatusCode);
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task Two_instances_deliver_each_event_once()
+    {
+        await using var first = StartApp();
+        await using var second = StartApp();
+        using var admin = Admin(first);
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "twice", events: ["subscription.created"]);
+        var emails = Addresses(60, "twice-hook");
+
+        await Task.WhenAll(SignUp(first, emails[..30]), SignUp(second, emails[30..]));
+        await WaitUntil("SELECT count(*) = 60 FROM outbox WHERE kind = 'webhook' AND sent_at IS NOT NULL", TimeSpan.FromSeconds(30));
+        await Task.Delay(500);
+
+        var received = await Receiver.ReceivedAsync("twice");
+        Assert.All(received, r => Assert.True(Delivered(r), r.Error));
+        Assert.Equal(60, received.Count);
+        Assert.Equal(emails.Order(), received.Select(r => r.Data.GetProperty("email").GetString()).Order());
+        first.AssertNoErrorsLogged();
+        second.AssertNoErrorsLogged();
+    }
+}
