@@ -1,30 +1,97 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using MailKit.Net.Smtp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using MailKit.Security;
 using MimeKit;
+using StandardWebhooks;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
 
-// The dispatch baseline: a plain MailKit loop sending N confirmation mails over one connection,
-// as fast as the SMTP server takes them. The messages are the service's own (ConfirmationMail.Compose),
-// so the two differ only in what the service does around them. Prints messages per second.
-//   dotnet Subscriptions.Benchmarks.dll <smtp host> <smtp port> <count>
-var host = args.ElementAtOrDefault(0) ?? "127.0.0.1";
-var port = int.Parse(args.ElementAtOrDefault(1) ?? "1025", System.Globalization.CultureInfo.InvariantCulture);
-var count = int.Parse(args.ElementAtOrDefault(2) ?? "10000", System.Globalization.CultureInfo.InvariantCulture);
-var from = MailboxAddress.Parse(new SmtpOptions().From);
-
-using var client = new SmtpClient();
-await client.ConnectAsync(host, port, SecureSocketOptions.None);
-var stopwatch = Stopwatch.StartNew();
-for (var i = 0; i < count; i++)
+// Baselines for tests/bench/run.sh, each printing what it measured per second.
+//   mail <smtp host> <smtp port> <count>        a plain MailKit loop sending the service's own confirmation
+//                                               mails (ConfirmationMail.Compose) over one connection
+//   webhooks <url> <count> <secret>             a plain HttpClient loop posting signed event payloads
+//   receive-webhooks <port>                     the receiver both post to: answers 204, GET /count says how many came
+switch (args.ElementAtOrDefault(0))
 {
-    var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
-    var message = ConfirmationMail.Compose(
-        from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", ConfirmationMail.DefaultLanguage, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
-    await client.SendAsync(message);
+    case "webhooks":
+        Console.WriteLine(await PostWebhooks(new Uri(args[1]), Number(args[2]), args[3]));
+        break;
+    case "receive-webhooks":
+        await ReceiveWebhooks(Number(args[1]));
+        break;
+    case "mail":
+        Console.WriteLine(await SendMails(args.ElementAtOrDefault(1) ?? "127.0.0.1", Number(args.ElementAtOrDefault(2) ?? "1025"),
+            Number(args.ElementAtOrDefault(3) ?? "10000")));
+        break;
+    default:
+        Console.Error.WriteLine("usage: mail <host> <port> <count> | webhooks <url> <count> <secret> | receive-webhooks <port>");
+        return 2;
 }
 
-stopwatch.Stop();
-await client.DisconnectAsync(true);
-Console.WriteLine($"{count / stopwatch.Elapsed.TotalSeconds:F0}");
+return 0;
+
+static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
+
+static async Task<string> SendMails(string host, int port, int count)
+{
+    var from = MailboxAddress.Parse(new SmtpOptions().From);
+    using var client = new SmtpClient();
+    await client.ConnectAsync(host, port, SecureSocketOptions.None);
+    var stopwatch = Stopwatch.StartNew();
+    for (var i = 0; i < count; i++)
+    {
+        var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
+        var message = ConfirmationMail.Compose(
+            from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", ConfirmationMail.DefaultLanguage, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
+        await client.SendAsync(message);
+    }
+
+    stopwatch.Stop();
+    await client.DisconnectAsync(true);
+    return $"{count / stopwatch.Elapsed.TotalSeconds:F0}";
+}
+
+// The payloads have the shape and size of the service's subscription.created events.
+static async Task<string> PostWebhooks(Uri url, int count, string secret)
+{
+    using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
+    var webhook = new StandardWebhook(secret);
+    var stopwatch = Stopwatch.StartNew();
+    for (var i = 0; i < count; i++)
+    {
+        var payload = $$"""{"data": {"list": "news", "name": null, "email": "baseline{{i}}@example.org", "locale": null, "status": "pending", "consent": {"at": "2026-12-02T05:00:00+00:00", "ip": "127.0.0.1", "source": null, "userAgent": "bench", "textVersion": "1"}, "confirmedAt": null, "unsubscribedAt": null}, "type": "subscription.created", "timestamp": "2026-12-02T05:00:00+00:00"}""";
+        var id = $"msg_{i}";
+        var timestamp = DateTimeOffset.UtcNow;
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
+        request.Headers.Add("webhook-id", id);
+        request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", webhook.Sign(id, timestamp, payload));
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
+    return $"{count / stopwatch.Elapsed.TotalSeconds:F0}";
+}
+
+static async Task ReceiveWebhooks(int port)
+{
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+    var app = builder.Build();
+    long received = 0;
+    app.MapPost("/hooks", async (HttpRequest request) =>
+    {
+        await request.Body.CopyToAsync(Stream.Null);
+        Interlocked.Increment(ref received);
+        return Results.NoContent();
+    });
+    app.MapGet("/count", () => Interlocked.Read(ref received));
+    await app.RunAsync();
+}

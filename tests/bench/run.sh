@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD DURATION=${1:-20} EXPORT_ROWS=${2:-1000000} WARMUP=${WARMUP:-30}
-PG_PORT=55450 APP_PORT=5091 SMTP_PORT=1035 MAIL_UI_PORT=1090 KEY=bench-admin-key-0123456789 MAILS=10000
+PG_PORT=55450 APP_PORT=5091 SMTP_PORT=1035 MAIL_UI_PORT=1090 HOOK_PORT=5092 KEY=bench-admin-key-0123456789 MAILS=10000 HOOKS=10000
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 source tests/bench/lib.sh
 if [ ! -x .local/maildev/node_modules/maildev/bin/maildev ]; then
@@ -17,7 +17,7 @@ if [ ! -x .local/maildev/node_modules/maildev/bin/maildev ]; then
 fi
 WORK=$(mktemp -d "$BENCH_TMP"/bench.XXXX)
 cleanup() {
-  for pid in ${APP_PID:-} ${MAIL_PID:-}; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${APP_PID:-} ${MAIL_PID:-} ${RECEIVER_PID:-}; do kill "$pid" 2>/dev/null || true; done
   stop_postgres "$WORK"
   rm -rf "$WORK"
 }
@@ -33,6 +33,7 @@ start_maildev() {
 }
 start_maildev
 dotnet build Subscriptions.sln -c Release -v q -nologo >/dev/null
+BENCHMARKS=tests/Subscriptions.Benchmarks/bin/Release/net10.0/Subscriptions.Benchmarks.dll
 
 start_service() { # $1 = minimum response time of signups
   ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres;Maximum Pool Size=64" \
@@ -132,7 +133,7 @@ stop_service
 
 # 3. Mail dispatch: 10,000 queued confirmations through the service against a plain MailKit loop.
 start_maildev
-BASELINE_MPS=$(dotnet tests/Subscriptions.Benchmarks/bin/Release/net10.0/Subscriptions.Benchmarks.dll 127.0.0.1 $SMTP_PORT $MAILS)
+BASELINE_MPS=$(dotnet "$BENCHMARKS" mail 127.0.0.1 $SMTP_PORT $MAILS)
 start_maildev
 "${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens CASCADE"
 # Mail queued by SQL wakes no dispatcher (only the service's own signups do): it polls every 100 ms here.
@@ -157,7 +158,37 @@ LATENCY=$(python3 tests/bench/mail-latency.py 200 "http://127.0.0.1:$APP_PORT" "
 MAIL_P50=$(echo "$LATENCY" | sed -nE 's/.*p50 ([0-9.]+) ms.*/\1/p') MAIL_P95=$(echo "$LATENCY" | sed -nE 's/.*p95 ([0-9.]+) ms.*/\1/p')
 stop_service
 
-# 4. Export: tests/bench/export.sh (its own database of EXPORT_ROWS subscribers).
+# 4. Webhook delivery: 10,000 queued events through the service against a plain HttpClient loop
+# posting the same kind of signed payloads, one after another, to the same local receiver.
+dotnet "$BENCHMARKS" receive-webhooks $HOOK_PORT >>"$WORK/receiver.log" 2>&1 &
+RECEIVER_PID=$!
+until curl -sf "http://127.0.0.1:$HOOK_PORT/count" >/dev/null; do sleep 0.05; done
+HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+BASELINE_HPS=$(dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET")
+"${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, webhook_endpoints CASCADE"
+Smtp__Host= Outbox__PollInterval=00:00:00.1 start_service 00:00:00
+"${PSQL[@]}" bench -c "INSERT INTO webhook_endpoints (url, secret, events, created_at)
+    VALUES ('http://127.0.0.1:$HOOK_PORT/hooks', '$HOOK_SECRET', '{subscription.created}', now())"
+begin=$(date +%s%N)
+# events of 10,000 subscribers, as the signup trigger writes them
+"${PSQL[@]}" bench <<SQL
+INSERT INTO outbox (kind, webhook_endpoint_id, ordering_key, payload, created_at, due_at)
+SELECT 'webhook', (SELECT id FROM webhook_endpoints), i,
+       jsonb_build_object('type', 'subscription.created', 'timestamp', now(), 'data', jsonb_build_object(
+           'email', 'h' || i || '@example.org', 'name', NULL, 'locale', NULL, 'list', 'news', 'status', 'pending',
+           'confirmedAt', NULL, 'unsubscribedAt', NULL, 'consent', jsonb_build_object(
+               'at', now(), 'ip', '127.0.0.1', 'userAgent', 'bench', 'source', NULL, 'textVersion', '1'))),
+       now(), now()
+FROM generate_series(1, $HOOKS) AS i;
+SQL
+until [ "$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NOT NULL")" -ge $HOOKS ]; do sleep 0.05; done
+WEBHOOK_S=$(awk "BEGIN {print ($(date +%s%N) - $begin) / 1e9}")
+WEBHOOK_HPS=$(awk "BEGIN {printf \"%d\", $HOOKS / $WEBHOOK_S}")
+HOOKS_DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE kind = 'webhook' AND dead_at IS NOT NULL")
+stop_service
+kill "$RECEIVER_PID"; RECEIVER_PID=
+
+# 5. Export: tests/bench/export.sh (its own database of EXPORT_ROWS subscribers).
 EXPORT=$(tests/bench/export.sh "$EXPORT_ROWS" 3 | tail -4)
 COPY_RPS=$(echo "$EXPORT" | awk '/copy \(baseline\)/ {print $NF}') HTTP_RPS=$(echo "$EXPORT" | awk '/GET \/api\/admin\/export/ {print $NF}')
 EXPORT_RSS=$(echo "$EXPORT" | sed -nE 's/.*peak RSS: ([0-9]+) MB.*/\1/p')
@@ -172,6 +203,7 @@ signup (wrk -c32, ${DURATION}s)   ${SIGNUP_RPS} req/s   pgbench same SQL ${PGBEN
   with the 10 ms answer floor     ${PADDED_RPS} req/s, p99 ${PADDED_P99}
 mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELINE_MPS} msg/s   $(ratio "$DISPATCH_MPS" "$BASELINE_MPS")   (dead-lettered: $DEAD)
   signup to delivery (one by one) p50 ${MAIL_P50} ms, p95 ${MAIL_P95} ms
+webhooks ($HOOKS)                 ${WEBHOOK_HPS} events/s  HttpClient loop ${BASELINE_HPS} events/s   $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS")   (dead-lettered: $HOOKS_DEAD)
 export csv ($EXPORT_ROWS rows)    ${HTTP_RPS} rows/s     psql \\copy ${COPY_RPS} rows/s   $(ratio "$HTTP_RPS" "$COPY_RPS")   peak RSS ${EXPORT_RSS} MB
 start to /health/ready            ${START_MS} ms (migrated database)
 service RSS                       ${RSS_REST} MB at rest, ${RSS_LOAD} MB under signup load
@@ -188,6 +220,8 @@ cat > TestResults/bench.json <<JSON
   "dispatch": {"messages": $MAILS, "messages_per_second": $DISPATCH_MPS, "baseline_mailkit_messages_per_second": $BASELINE_MPS,
                "ratio": $(ratio "$DISPATCH_MPS" "$BASELINE_MPS"), "dead_lettered": $DEAD,
                "signup_to_delivery_p50_ms": $MAIL_P50, "signup_to_delivery_p95_ms": $MAIL_P95},
+  "webhooks": {"events": $HOOKS, "events_per_second": $WEBHOOK_HPS, "baseline_httpclient_events_per_second": $BASELINE_HPS,
+               "ratio": $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS"), "dead_lettered": $HOOKS_DEAD},
   "export": {"rows": $EXPORT_ROWS, "rows_per_second": $HTTP_RPS, "baseline_copy_rows_per_second": $COPY_RPS,
              "ratio": $(ratio "$HTTP_RPS" "$COPY_RPS"), "peak_rss_mb": $EXPORT_RSS},
   "start": {"ready_ms": $START_MS, "rss_rest_mb": $RSS_REST, "rss_under_load_mb": $RSS_LOAD}
