@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Subscriptions.Api.Hosting;
 
 namespace Subscriptions.Api.Admin;
 
@@ -35,6 +36,7 @@ public static class AdminEndpoints
             .WithTags("Admin")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesUnavailable()
             .MapListAdministration()
             .MapExport()
             .MapErasure()

@@ -28,7 +28,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
             "POST /api/subscriptions", "GET /confirm/{token}", "POST /confirm/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}",
             "GET /api/admin/lists", "POST /api/admin/lists", "GET /api/admin/lists/{slug}", "PUT /api/admin/lists/{slug}",
             "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
-            "GET /embed/form", "GET /embed/subscribe.js",
+            "GET /embed/form", "GET /embed/subscribe.js", "GET /health/live", "GET /health/ready",
         ];
         Assert.Equal(expected.Order(), operations.Keys.Order());
         Assert.All(operations.Where(o => o.Key.Contains("/api/admin/", StringComparison.Ordinal)),
