@@ -24,5 +24,8 @@ if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/vali
   npm install --silent --no-fund --no-audit --prefix tests/.tools @seriousme/openapi-schema-validator@2.11.0 >/dev/null
 fi
 
+# The repository's .NET tools (.config/dotnet-tools.json): Kiota, which generates a client from the document.
+dotnet tool restore >/dev/null
+
 dotnet test Subscriptions.sln --configuration Release "$@"
 echo "Browser screenshots: $PWD/TestResults/screenshots"
