@@ -103,6 +103,10 @@ public class OpenApiConformanceTests(ApiFixture fixture, ITestOutputHelper outpu
         }
 
         Assert.Empty(failures);
+
+        // The proxy is awake: a body the document refuses (no email) is reported.
+        using var invalid = await proxy.SendAsync(Json(HttpMethod.Post, "/api/subscriptions", new { consent = true }));
+        Assert.True(invalid.Headers.Contains("sl-violations"), "Prism reported nothing for a signup without an email");
     }
 
     [Fact]
