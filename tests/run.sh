@@ -18,17 +18,19 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-# An OpenAPI validator independent of .NET, for the test that checks the service's document.
-if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js ]; then
+# OpenAPI checkers independent of .NET: a validator of the document itself, and Prism, a proxy
+# that checks real requests and responses against it.
+# And the Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run.
+if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js ] \
+   || [ ! -f tests/.tools/node_modules/@stoplight/prism-cli/dist/index.js ] \
+   || [ ! -f tests/.tools/node_modules/standardwebhooks/package.json ]; then
   command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-  npm install --silent --no-fund --no-audit --prefix tests/.tools @seriousme/openapi-schema-validator@2.11.0 >/dev/null
+  npm install --silent --no-fund --no-audit --prefix tests/.tools \
+    @seriousme/openapi-schema-validator@2.11.0 @stoplight/prism-cli@5.16.0 standardwebhooks@1.1.1 >/dev/null
 fi
 
-# The Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run.
-if [ ! -f tests/.tools/node_modules/standardwebhooks/package.json ]; then
-  command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-  npm install --silent --no-fund --no-audit --prefix tests/.tools standardwebhooks@1.1.1 >/dev/null
-fi
+# The repository's .NET tools (.config/dotnet-tools.json): Kiota, which generates a client from the document.
+dotnet tool restore >/dev/null
 
 dotnet test Subscriptions.sln --configuration Release "$@"
 echo "Browser screenshots: $PWD/TestResults/screenshots"

@@ -20,8 +20,9 @@ builder.AddDatabase();
 // OpenAPI document, Prometheus metrics, JSON logs in production.
 builder.AddObservability();
 
-// Every error a caller sees is RFC 9457 problem details.
+// Every error a caller sees is RFC 9457 problem details; a database outage is 503 with Retry-After.
 builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
 
 builder.Services.AddSingleton(TimeProvider.System);
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Webhooks;
 
 namespace Subscriptions.Api.Admin;
@@ -36,6 +37,7 @@ public static class AdminEndpoints
             .WithTags("Admin")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesUnavailable()
             .MapListAdministration()
             .MapExport()
             .MapErasure()

@@ -46,7 +46,7 @@ public static class ExportEndpoint
         admin.MapGet("/export", Export)
             .WithName("Export")
             .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/csv", additionalContentTypes: ["application/x-ndjson"]);
+            .Produces<string>(StatusCodes.Status200OK, "text/csv", "application/x-ndjson");
         return admin;
     }
 

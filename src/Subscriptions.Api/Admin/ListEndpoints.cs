@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,19 +28,60 @@ public static class ListEndpoints
         public bool Welcome { get; init; }
     }
 
-    /// <summary>What an editor sends to create (slug required) or replace (slug from the route) a list.</summary>
-    public sealed record ListInput(
-        string? Slug, string? Name, string? SenderName, string? SenderEmail,
-        string? ThankYouUrl, string? ConfirmedUrl, string? ErrorUrl, string[]? AllowedOrigins,
-        string? ConsentText, string? ConsentTextVersion, string? DefaultLocale, bool? Welcome = null);
+    /// <summary>
+    /// What an editor sends to create (slug required) or replace (slug from the route) a list.
+    /// Properties, so that the document marks only what is required as required; a missing or
+    /// null one still reaches the validator, which names it.
+    /// </summary>
+    public sealed record ListInput
+    {
+        [Description("1-63 lower-case letters, digits and hyphens. Required to create a list; on PUT the route names the list.")]
+        public string? Slug { get; init; }
+
+        [Required]
+        public string Name { get; init; } = "";
+
+        public string? SenderName { get; init; }
+
+        public string? SenderEmail { get; init; }
+
+        [Description("Where a form post goes after a signup; the service's own page when empty.")]
+        public string? ThankYouUrl { get; init; }
+
+        [Description("Where a confirmed reader goes; the service's own page when empty.")]
+        public string? ConfirmedUrl { get; init; }
+
+        public string? ErrorUrl { get; init; }
+
+        [Description("Sites (scheme://host[:port]) whose pages may post the form with JavaScript and frame the embedded form.")]
+        public string[]? AllowedOrigins { get; init; }
+
+        [Required]
+        public string ConsentText { get; init; } = "";
+
+        [Required, Description("A new version for every new consent text: the evidence of each signup names the version it agreed to.")]
+        public string ConsentTextVersion { get; init; } = "";
+
+        [Description("BCP 47 tag of the mails' language when the reader gives none; en when not given.")]
+        public string? DefaultLocale { get; init; }
+
+        [Description("Send a welcome mail when a subscription is confirmed; false when not given.")]
+        public bool? Welcome { get; init; }
+    }
 
     public static RouteGroupBuilder MapListAdministration(this RouteGroupBuilder admin)
     {
         var lists = admin.MapGroup("/lists");
         lists.MapGet("/", GetLists).WithName("GetLists").WithSummary("All lists.");
-        lists.MapGet("/{slug}", GetList).WithName("GetList").WithSummary("One list.");
-        lists.MapPost("/", CreateList).WithName("CreateList").WithSummary("Creates a list; 409 if the slug is taken.");
-        lists.MapPut("/{slug}", UpdateList).WithName("UpdateList").WithSummary("Replaces a list's settings; its slug stays.");
+        lists.MapGet("/{slug}", GetList).WithName("GetList").WithSummary("One list.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        lists.MapPost("/", CreateList).WithName("CreateList").WithSummary("Creates a list; 409 if the slug is taken.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        lists.MapPut("/{slug}", UpdateList).WithName("UpdateList").WithSummary("Replaces a list's settings; its slug stays.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return admin;
     }
 

@@ -14,11 +14,15 @@ public static class ConfirmationEndpoints
 
     public static IEndpointRouteBuilder MapConfirmation(this IEndpointRouteBuilder app)
     {
-        var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation");
+        var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesUnavailable()
+            .ProducesPage(StatusCodes.Status503ServiceUnavailable);
 
         confirm.MapGet("/{token}", ShowConfirmPage)
             .WithName("ShowConfirmation")
-            .WithSummary("The page a confirmation link opens: one Confirm button. Changes nothing, so mail scanners may prefetch it.");
+            .WithSummary("The page a confirmation link opens: one Confirm button. Changes nothing, so mail scanners may prefetch it.")
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound, StatusCodes.Status410Gone);
 
         confirm.MapPost("/{token}", Confirm)
             .WithName("Confirm")
@@ -26,6 +30,7 @@ public static class ConfirmationEndpoints
             .Produces(StatusCodes.Status303SeeOther)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesPage(StatusCodes.Status404NotFound, StatusCodes.Status410Gone)
             .DisableAntiforgery();
 
         app.MapGet("/signup/confirmed", ConfirmedPage)

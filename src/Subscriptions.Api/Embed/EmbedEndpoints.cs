@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 
@@ -35,11 +36,15 @@ public static class EmbedEndpoints
                 return TypedResults.Bytes(Script.Value, "text/javascript; charset=utf-8");
             })
             .WithName("EmbedScript")
-            .WithSummary("The optional script for signup forms on news sites: inline success and errors via fetch and CORS.");
+            .WithSummary("The optional script for signup forms on news sites: inline success and errors via fetch and CORS.")
+            .Produces<string>(StatusCodes.Status200OK, "text/javascript");
 
         embed.MapGet("/form", Form)
             .WithName("EmbedForm")
-            .WithSummary("A ready signup form page for a list, which the list's allowed origins may frame.");
+            .WithSummary("A ready signup form page for a list, which the list's allowed origins may frame.")
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesUnavailable();
 
         return app;
     }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 using OpenTelemetry.Metrics;
@@ -17,7 +18,11 @@ public static class Observability
             options.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info.Title = "Subscriptions";
-                document.Info.Description = "Newsletter signups with double opt-in, and the admin API of the confirmed audience.";
+                document.Info.Description = """
+                    Newsletter signups with double opt-in, and the admin API of the confirmed audience.
+                    Not described here: /metrics (Prometheus exposition), this document itself, and the landing pages
+                    the service redirects browsers to (/signup/thank-you, /signup/confirmed).
+                    """;
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
@@ -38,7 +43,12 @@ public static class Observability
 
                 return Task.CompletedTask;
             });
+            options.AddRetryAfterHeaders();
         });
+
+        // Numbers are numbers. The web default also reads them from strings, which made every
+        // count in the document "integer or string"; no request of this API carries a number.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
 
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddAspNetCoreInstrumentation()

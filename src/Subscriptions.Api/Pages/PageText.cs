@@ -38,7 +38,9 @@ public sealed record PageText(
     string Unsubscribed,
     string SignUpTitle,
     string EmailLabel,
-    string SignUpButton)
+    string SignUpButton,
+    string UnavailableTitle,
+    string Unavailable)
 {
     static readonly Dictionary<string, PageText> Texts = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -56,7 +58,8 @@ public sealed record PageText(
             "Sign up again from the newsletter form to receive a new confirmation mail.",
             "Unsubscribe", "Press the button to stop receiving {0}.", "Unsubscribe",
             "You're unsubscribed", "You will not receive this newsletter any more.",
-            "Sign up to {0}", "Email address", "Sign up"),
+            "Sign up to {0}", "Email address", "Sign up",
+            "Please try again in a moment", "We cannot complete this just now. Please try again in a few seconds."),
         ["de"] = new("de", "„{0}“", "unseren Newsletter", "diesen Newsletter",
             "Bitte prüfen Sie Ihr Postfach", "Danke für Ihre Anmeldung zu {0}. Wir haben Ihnen eine E-Mail geschickt: Öffnen Sie sie und klicken Sie auf „Bestätigen“.",
             "Bitte prüfen Sie das Formular", "Ihre Anmeldung wurde nicht gespeichert:", "Gehen Sie zurück, korrigieren Sie das Formular und senden Sie es erneut.",
@@ -71,7 +74,8 @@ public sealed record PageText(
             "Melden Sie sich über das Newsletter-Formular erneut an, um eine neue Bestätigungs-E-Mail zu erhalten.",
             "Abmelden", "Klicken Sie auf die Schaltfläche, um {0} nicht mehr zu erhalten.", "Abmelden",
             "Sie sind abgemeldet", "Sie erhalten diesen Newsletter nicht mehr.",
-            "Anmeldung: {0}", "E-Mail-Adresse", "Anmelden"),
+            "Anmeldung: {0}", "E-Mail-Adresse", "Anmelden",
+            "Bitte versuchen Sie es gleich noch einmal", "Wir können das gerade nicht erledigen. Bitte versuchen Sie es in ein paar Sekunden erneut."),
         ["fr"] = new("fr", "« {0} »", "notre newsletter", "cette newsletter",
             "Consultez votre boîte de réception", "Merci de votre inscription à {0}. Nous vous avons envoyé un e-mail : ouvrez-le et cliquez sur « Confirmer ».",
             "Veuillez vérifier le formulaire", "Votre inscription n’a pas été enregistrée :", "Revenez en arrière, corrigez le formulaire et envoyez-le de nouveau.",
@@ -86,7 +90,8 @@ public sealed record PageText(
             "Inscrivez-vous de nouveau depuis le formulaire de la newsletter pour recevoir un nouvel e-mail de confirmation.",
             "Se désabonner", "Cliquez sur le bouton pour ne plus recevoir {0}.", "Se désabonner",
             "Vous êtes désabonné", "Vous ne recevrez plus cette newsletter.",
-            "Inscription : {0}", "Adresse e-mail", "S’inscrire"),
+            "Inscription : {0}", "Adresse e-mail", "S’inscrire",
+            "Veuillez réessayer dans un instant", "Nous ne pouvons pas traiter votre demande pour le moment. Veuillez réessayer dans quelques secondes."),
     };
 
     public static PageText For(HttpRequest request) =>

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Net;
 using Dapper;
@@ -48,10 +50,13 @@ public static class SignupEndpoints
                 for new, pending and confirmed addresses.
                 """)
             .Accepts<SignupRequest>("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+            .WithFormSchema<SignupForm>("application/x-www-form-urlencoded", "multipart/form-data")
             .Produces(StatusCodes.Status303SeeOther)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesUnavailable()
+            .ProducesPage(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
             .DisableAntiforgery();
 
         app.MapGet("/signup/thank-you", ThankYou)
@@ -65,7 +70,36 @@ public static class SignupEndpoints
     public sealed record SignupAccepted(string Status, string Message);
 
     /// <summary>The JSON body, as the OpenAPI document describes it (the honeypot field is left out on purpose).</summary>
-    public sealed record SignupRequest(string Email, bool Consent, string? Name, string? Locale, string[]? Lists, string? Source, string? Captcha);
+    public sealed record SignupRequest(
+        string Email,
+        [property: Description("The reader agreed to the list's terms; false is refused with 400.")] bool Consent,
+        string? Name = null,
+        [property: Description("BCP 47 language tag for the mails, e.g. de-CH.")] string? Locale = null,
+        [property: Description("List slugs; none = the default list, news.")] string[]? Lists = null,
+        [property: Description("The page the form is on; the Referer when not given.")] string? Source = null,
+        [property: Description("The CAPTCHA widget's response, when the service requires one.")] string? Captcha = null);
+
+    /// <summary>
+    /// The same signup as a news site's HTML form posts it, fields named as in the embedded form.
+    /// For the document only: a form field is absent or text, never null.
+    /// </summary>
+    public sealed record SignupForm
+    {
+        [Required]
+        public string Email { get; init; } = "";
+
+        [Required, Description("The consent checkbox: on, true, yes or 1.")]
+        public string Consent { get; init; } = "";
+
+        public string Name { get; init; } = "";
+
+        public string Locale { get; init; } = "";
+
+        [Description("A list slug, repeated for several lists; none = news.")]
+        public string[] List { get; init; } = [];
+
+        public string Source { get; init; } = "";
+    }
 
     static readonly SignupAccepted Accepted = new("accepted", "Thank you. Check your inbox for a mail to confirm your subscription.");
 

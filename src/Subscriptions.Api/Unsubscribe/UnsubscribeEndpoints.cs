@@ -15,17 +15,22 @@ public static class UnsubscribeEndpoints
 
     public static IEndpointRouteBuilder MapUnsubscribe(this IEndpointRouteBuilder app)
     {
-        var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Unsubscribe");
+        var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Unsubscribe")
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesUnavailable()
+            .ProducesPage(StatusCodes.Status503ServiceUnavailable);
 
         unsubscribe.MapGet("/{token}", ShowUnsubscribePage)
             .WithName("ShowUnsubscribe")
-            .WithSummary("A page with one Unsubscribe button; changes nothing.");
+            .WithSummary("A page with one Unsubscribe button; changes nothing.")
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound);
 
         // Also the RFC 8058 one-click target: mail clients POST "List-Unsubscribe=One-Click".
         unsubscribe.MapPost("/{token}", Unsubscribe)
             .WithName("Unsubscribe")
             .WithSummary("Unsubscribes (the page's button, or an RFC 8058 one-click POST). The same answer every time.")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound)
             .DisableAntiforgery();
 
         return app;

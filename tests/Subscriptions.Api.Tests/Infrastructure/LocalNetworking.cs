@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Configurations;
 using DotNet.Testcontainers.Containers;
@@ -40,4 +42,15 @@ public static class LocalNetworking
                 }
             }
         });
+
+    /// <summary>
+    /// A loopback port free right now, for a container whose host port must stay the same across
+    /// a stop and a start (an engine-chosen port may change).
+    /// </summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 }

@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Containers;
 using MimeKit;
@@ -25,8 +23,8 @@ public sealed class MailServer : IAsyncDisposable
     public MailServer() => _container = new ContainerBuilder(Image)
         .WithEnvironment("MAILDEV_SMTP_PORT", SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
         .WithEnvironment("MAILDEV_WEB_PORT", ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
-        .WithPortBinding(FreePort(), SmtpPort)
-        .WithPortBinding(FreePort(), ApiPort)
+        .WithPortBinding(LocalNetworking.FreePort(), SmtpPort)
+        .WithPortBinding(LocalNetworking.FreePort(), ApiPort)
         .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(ApiPort).ForPath("/healthz")))
         .WithLocalNetworking()
         .Build();
@@ -100,13 +98,6 @@ public sealed class MailServer : IAsyncDisposable
     {
         _api.Dispose();
         await _container.DisposeAsync();
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The recipient of every message received so far (one entry per message), without fetching the messages.</summary>

@@ -9,11 +9,32 @@ public sealed class PostgresServer : IAsyncDisposable
     // The public image where Docker runs; tests/run.sh builds the same major version locally for Podman.
     static readonly string Image = Environment.GetEnvironmentVariable("PG_IMAGE") ?? "postgres:15.10";
 
-    readonly PostgreSqlContainer _container = new PostgreSqlBuilder(Image).WithLocalNetworking().Build();
+    const int Port = 5432;
+
+    readonly PostgreSqlContainer _container;
+
+    /// <param name="durableCommits">
+    /// Testcontainers starts PostgreSQL with synchronous_commit=off, which acknowledges a commit
+    /// before its WAL is written, and the engine stops a container with a kill: a test that
+    /// stops the server would lose acknowledged commits to its own setup. Such a test asks for
+    /// the production default instead.
+    /// </param>
+    public PostgresServer(bool durableCommits = false)
+    {
+        // The host port is chosen here, not by the engine, so it stays the same across a stop and
+        // a start: the outage tests stop the server, and the service keeps its connection string.
+        var builder = new PostgreSqlBuilder(Image)
+            .WithPortBinding(LocalNetworking.FreePort(), Port)
+            .WithLocalNetworking();
+        _container = (durableCommits ? builder.WithCommand("-c", "synchronous_commit=on") : builder).Build();
+    }
 
     public string ConnectionString => _container.GetConnectionString();
 
     public Task StartAsync() => _container.StartAsync();
+
+    /// <summary>Stops the server as an operator would (a fast shutdown); its data stays for the next start.</summary>
+    public Task StopAsync() => _container.StopAsync();
 
     /// <summary>A new empty database on the same server, for tests that need a fresh schema.</summary>
     public async Task<string> CreateDatabaseAsync()

@@ -1,0 +1,83 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+using Subscriptions.Api.Pages;
+
+namespace Subscriptions.Api.Data;
+
+/// <summary>
+/// A PostgreSQL that is down, restarting, too slow or out of connections is an outage, not a
+/// bug: the caller gets 503 with Retry-After (problem details, or the hosted page for a
+/// browser), and the log a Warning. Nothing is lost by it: a request answered 503 either never
+/// reached the database or is safe to send again (a signup sent twice is kept once).
+/// </summary>
+public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService problemDetails, ILogger<DatabaseUnavailableHandler> logger)
+    : IExceptionHandler
+{
+    /// <summary>A restart or a failover takes seconds, and a reader is waiting on the form.</summary>
+    public const int RetryAfterSeconds = 5;
+
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (!IsOutage(exception) || httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        // The endpoint's name, not the path: paths carry confirmation and unsubscribe tokens.
+        LogUnavailable(httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.DisplayName ?? "(no endpoint)", exception);
+
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        if (WantsPage(httpContext.Request))
+        {
+            var text = PageText.For(httpContext.Request);
+            await HostedPage.Render(text, text.UnavailableTitle, $"<p>{HostedPage.Encode(text.Unavailable)}</p>",
+                StatusCodes.Status503ServiceUnavailable).ExecuteAsync(httpContext);
+            return true;
+        }
+
+        // A client that accepts neither JSON nor HTML still gets the status and Retry-After.
+        await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Service temporarily unavailable",
+                Detail = $"The database cannot be reached just now. Send the request again in {RetryAfterSeconds} seconds; a signup sent twice is kept once.",
+            },
+        });
+        return true;
+    }
+
+    /// <summary>
+    /// Npgsql's own transient verdict (no connection, a broken one, its command or pool
+    /// timeout), plus what PostgreSQL says when an operator or a limit stops it: class 57 (shut
+    /// down, starting up, statement timeout; a request that the caller abandoned never gets
+    /// here, Npgsql turns that into OperationCanceledException), 08 (connection) and 53 (out of
+    /// connections, memory or disk).
+    /// </summary>
+    public static bool IsOutage(Exception exception) => exception switch
+    {
+        PostgresException postgres => postgres.IsTransient || postgres.SqlState[..2] is "57" or "08" or "53",
+        NpgsqlException npgsql => npgsql.IsTransient,
+        _ => false,
+    };
+
+    /// <summary>Browsers (a form post, or a page that accepts HTML) get a page; scripts that ask for JSON get JSON.</summary>
+    static bool WantsPage(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        if (accept.Any(a => a.MediaType.Value is "application/json" or "application/problem+json"))
+        {
+            return false;
+        }
+
+        return request.HasFormContentType || accept.Any(a => a.MediaType.Value == "text/html");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL is unavailable: {Endpoint} answered 503.")]
+    partial void LogUnavailable(string endpoint, Exception exception);
+}
