@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Dapper;
@@ -194,6 +195,40 @@ public class HostileInputTests(ApiFixture fixture) : ApiTest(fixture)
 
         Assert.Equal(expected, response.StatusCode);
         Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM subscribers"));
+    }
+
+    [Theory]
+    [InlineData("ann@exam\u200Bple.com")] // zero-width space in the domain
+    [InlineData("ann@example.com\u202E")] // right-to-left override
+    [InlineData("a\u202Enn@example.com")]
+    [InlineData("ann@ex\u0430mple.com")] // Cyrillic а in a Latin label
+    [InlineData("ann@\u03B1pple.com")] // Greek α in a Latin label
+    public async Task Addresses_with_invisible_characters_or_mixed_scripts_get_the_usual_message_and_store_nothing(string email)
+    {
+        var json = await Client.PostAsync("/api/subscriptions", new StringContent(
+            JsonSerializer.Serialize(new { email, consent = true }), Encoding.UTF8, "application/json"));
+        var form = await Client.PostAsync("/api/subscriptions", new FormUrlEncodedContent([KeyValuePair.Create("email", email), KeyValuePair.Create("consent", "on")]));
+
+        Assert.Equal(HttpStatusCode.BadRequest, json.StatusCode);
+        var errors = (await json.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal("Enter a valid email address, like name@example.com.", errors.GetProperty("email")[0].GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, form.StatusCode);
+        Assert.Contains("Enter a valid email address", await form.Content.ReadAsStringAsync());
+        await AssertNothingStored();
+    }
+
+    [Theory]
+    [InlineData("info@例え.テスト", "info@xn--r8jz45g.xn--zckzah")]
+    [InlineData("info@中文域名.cn", "info@xn--fiq06l2rdsvs.cn")]
+    [InlineData("info@한국漢字abc.kr", "info@xn--abc-z69er78f016fuouc.kr")]
+    public async Task Japanese_Chinese_and_Korean_domains_are_accepted(string email, string normalized)
+    {
+        var response = await Client.PostAsync("/api/subscriptions", new StringContent(
+            JsonSerializer.Serialize(new { email, consent = true }), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await using var connection = await Database.OpenConnectionAsync();
+        Assert.Equal((normalized, email), await connection.QuerySingleAsync<(string, string)>("SELECT email, email_as_typed FROM subscribers"));
     }
 
     [Fact]
