@@ -4,11 +4,20 @@ using MailKit.Security;
 using MimeKit;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
+using Subscriptions.Api.Signup;
 
 // The dispatch baseline: a plain MailKit loop sending N confirmation mails over one connection,
 // as fast as the SMTP server takes them. The messages are the service's own (ConfirmationMail.Compose),
 // so the two differ only in what the service does around them. Prints messages per second.
 //   dotnet Subscriptions.Benchmarks.dll <smtp host> <smtp port> <count>
+// With "signup-sql" it prints the signup endpoint's statement instead, for the pgbench baseline.
+//   dotnet Subscriptions.Benchmarks.dll signup-sql
+if (args is ["signup-sql"])
+{
+    Console.Out.Write(SignupEndpoints.SubscribeSql);
+    return;
+}
+
 var host = args.ElementAtOrDefault(0) ?? "127.0.0.1";
 var port = int.Parse(args.ElementAtOrDefault(1) ?? "1025", System.Globalization.CultureInfo.InvariantCulture);
 var count = int.Parse(args.ElementAtOrDefault(2) ?? "10000", System.Globalization.CultureInfo.InvariantCulture);

@@ -21,6 +21,10 @@ public sealed record SignupInput(
 
     [System.Text.Json.Serialization.JsonIgnore]
     public bool HasConsent => Consent is not null && ConsentGiven.Contains(Consent.Trim(), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The lists asked for, each once, in the order given; none asked for = the default list.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string[] ListSlugs => Lists.Count == 0 ? [SignupEndpoints.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
 }
 
 /// <summary>
