@@ -8,20 +8,23 @@ namespace Subscriptions.Api.Signup;
 /// UTS #39's "Moderately Restrictive" level for one domain label: one script; or Latin with
 /// Han and the Japanese kana, Chinese Bopomofo or Korean Hangul; or Latin with any one other
 /// Recommended script (UTS #31 table 5) except Cyrillic and Greek, whose letters pass for Latin
-/// ones (раypal). Characters of script Common or Inherited (digits, the hyphen, combining marks)
-/// belong to every script. Other rules of UTS #39 (the identifier profile, confusable skeletons)
-/// are not applied: IDNA already decides which characters a label may hold.
+/// ones ("paypal" with a Cyrillic р and а). Characters of script Common or Inherited (digits,
+/// the hyphen, combining marks) belong to every script. The rest of UTS #39 (the identifier
+/// profile, whole-script confusables such as an all-Cyrillic "аррӏе") is not applied: IDNA
+/// already decides which characters a label may hold.
 /// </summary>
 /// <remarks>
-/// .NET exposes no Unicode Script property (ICU's uscript is not surfaced, and no maintained
-/// package on our NuGet mirror carries it), so this is a table of it, kept small: only the
-/// letters, marks and digits that IDNA (UTS #46 as the runtime's ICU applies it) keeps in a
-/// label, in the Recommended scripts and Common. It was derived from Scripts.txt (Perl's
-/// Unicode::UCD, with the Unicode 15.0 additions placed by hand) against the code points
+/// .NET exposes no Unicode Script property (the runtime's ICU has one, unsurfaced), and the
+/// NuGet mirror offers only ICU4N, an alpha port of ICU 60, and icu.net, a wrapper needing a
+/// native ICU of its own. So this is a table of the property, kept small: only the letters,
+/// marks and digits that IDNA (UTS #46 as the runtime applies it) keeps in a label, in the
+/// Recommended scripts and Common. It was derived from Scripts.txt (Perl's Unicode::UCD, with
+/// the Unicode 15.0 additions placed by hand) against the code points
 /// <see cref="System.Globalization.IdnMapping"/> leaves unchanged; a range spans code points
 /// that cannot occur in a label. A letter the table does not list is of a script outside the
 /// Recommended set (Cherokee, Tifinagh, historic scripts): it may fill a label alone but mixes
-/// with nothing. A mark it does not list (combining accents, of script Inherited) is ignored.
+/// with no listed script (two unlisted scripts are not told apart). A mark the table does not
+/// list (a combining accent, of script Inherited) is ignored.
 /// </remarks>
 public static class DomainLabelScripts
 {
