@@ -69,6 +69,7 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
         // the consent evidence keeps the full address, not the /64
         Assert.Equal(6, await Scalar<long>("SELECT count(*) FROM subscribers"));
         Assert.Equal("2001:db8:1:2:a:b:c:d", await Scalar<string>("SELECT host(consent_ip) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.email = 'v2@example.org'"));
+        app.AssertNoErrorsLogged();
     }
 
     [Fact]

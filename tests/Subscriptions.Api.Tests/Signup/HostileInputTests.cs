@@ -127,6 +127,25 @@ public class HostileInputTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task Ten_thousand_parts_within_the_largest_body_limit_get_400_from_the_readers_count_limit()
+    {
+        // at the default 16 kB the body limit refuses them first (413); at 1 MB they all arrive
+        await using var app = Fixture.StartApp(("Signup:MaxBodyBytes", "1048576"));
+        using var client = app.CreateHttpClient();
+        var body = ValidParts + string.Concat(Enumerable.Repeat(Part("x", "1"), 10_000)) + $"--{Boundary}--\r\n";
+        Assert.InRange(body.Length, 500_000, 1_048_576);
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", $"multipart/form-data; boundary={Boundary}");
+
+        var response = await client.PostAsync("/api/subscriptions", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("Malformed form", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+        await AssertNothingStored();
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task A_well_formed_multipart_signup_is_accepted()
     {
         using var form = new MultipartFormDataContent(Boundary) { { new StringContent("ann@example.com"), "email" }, { new StringContent("on"), "consent" } };
