@@ -11,14 +11,19 @@ using MimeKit;
 using StandardWebhooks;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
+using Subscriptions.Api.Signup;
 
 // Baselines for tests/bench/run.sh, each printing what it measured per second.
 //   mail <smtp host> <smtp port> <count>        a plain MailKit loop sending the service's own confirmation
 //                                               mails (ConfirmationMail.Compose) over one connection
 //   webhooks <url> <count> <secret>             a plain HttpClient loop posting signed event payloads
 //   receive-webhooks <port>                     the receiver both post to: answers 204, GET /count says how many came
+//   signup-sql                                  prints the signup endpoint's statement, for the pgbench baseline
 switch (args.ElementAtOrDefault(0))
 {
+    case "signup-sql":
+        Console.Out.Write(SignupEndpoints.SubscribeSql);
+        break;
     case "webhooks":
         Console.WriteLine(await PostWebhooks(new Uri(args[1]), Number(args[2]), args[3]));
         break;
@@ -30,7 +35,7 @@ switch (args.ElementAtOrDefault(0))
             Number(args.ElementAtOrDefault(3) ?? "10000")));
         break;
     default:
-        Console.Error.WriteLine("usage: mail <host> <port> <count> | webhooks <url> <count> <secret> | receive-webhooks <port>");
+        Console.Error.WriteLine("usage: mail <host> <port> <count> | webhooks <url> <count> <secret> | receive-webhooks <port> | signup-sql");
         return 2;
 }
 

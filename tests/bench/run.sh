@@ -78,16 +78,17 @@ request = function()
     string.format('{"email":"w%d-%d@example.org","consent":true}', tid, counter))
 end
 LUA
-# The very statements of Signup/SignupEndpoints.cs, read from the source, with literals for the parameters.
-python3 - "$WORK/signup.sql" <<'PY'
+# The very statement the signup endpoint runs (SignupEndpoints.SubscribeSql, printed by the
+# benchmark program from the built assembly), with literals for the parameters.
+dotnet "$BENCHMARKS" signup-sql > "$WORK/signup-statement.sql"
+python3 - "$WORK/signup-statement.sql" "$WORK/signup.sql" <<'PY'
 import re, sys
-source = open("src/Subscriptions.Api/Signup/SignupEndpoints.cs").read()
-sql = re.search(r'await connection\.ExecuteScalarAsync<long>\(new CommandDefinition\("""\n(.*?)\n\s*""", new', source, re.S).group(1)
+sql = open(sys.argv[1]).read()
 values = {"email": "('b' || :n || '@example.org')", "emailAsTyped": "('b' || :n || '@example.org')", "name": "NULL::text",
           "locale": "NULL::text", "now": "now()", "ip": "'127.0.0.1'", "userAgent": "'pgbench'", "source": "NULL::text",
           "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5"}
 sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
-open(sys.argv[1], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
+open(sys.argv[2], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
 PY
 warm_up() { wrk -t2 -c32 -d"${1}s" -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" >/dev/null; }
 # Each measured phase starts on a vacuumed database: autovacuum's catch-up after the previous

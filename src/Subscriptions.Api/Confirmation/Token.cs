@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 
@@ -15,10 +16,17 @@ public static class Token
     }
 
     /// <summary>The stored hash for a token from a URL, or null for anything that cannot be one.</summary>
+    /// <remarks>
+    /// TryDecodeFromChars throws FormatException on text that is not base64url, and 43 characters
+    /// whose last one carries non-zero spare bits (43 × 'a') are such text: an attacker's junk
+    /// link would be a 500. DecodeFromChars reports it instead. Done with 32 bytes from 43
+    /// characters leaves no room for padding or whitespace, so only canonical tokens pass.
+    /// </remarks>
     public static byte[]? Hash(string token)
     {
         Span<byte> secret = stackalloc byte[Bytes + 3];
-        return token.Length == 43 && Base64Url.TryDecodeFromChars(token, secret, out var written) && written == Bytes
+        return token.Length == 43
+            && Base64Url.DecodeFromChars(token, secret, out _, out var written) == OperationStatus.Done && written == Bytes
             ? SHA256.HashData(secret[..written])
             : null;
     }

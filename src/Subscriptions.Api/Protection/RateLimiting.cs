@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -7,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace Subscriptions.Api.Protection;
 
 /// <summary>
-/// ASP.NET Core's rate limiter, per client IP (as the trusted-proxy rules give it): a token
-/// bucket allows a small burst, then a steady rate. Refusals are 429 problem details with Retry-After.
+/// ASP.NET Core's rate limiter, per client IP (as the trusted-proxy rules give it; for IPv6, per
+/// /64): a token bucket allows a small burst, then a steady rate. Refusals are 429 problem
+/// details with Retry-After.
 /// </summary>
 public static class RateLimiting
 {
@@ -49,8 +51,37 @@ public static class RateLimiting
         return services;
     }
 
+    /// <summary>
+    /// What one client's requests count against: its IPv4 address, or the /64 its IPv6 address
+    /// is in. A subscriber line or a server is given a whole /64 and picks any address in it,
+    /// so per address a single client would have 2^64 buckets.
+    /// </summary>
+    public static IPAddress Partition(IPAddress? client)
+    {
+        if (client is null)
+        {
+            return IPAddress.None;
+        }
+
+        if (client.IsIPv4MappedToIPv6)
+        {
+            return client.MapToIPv4();
+        }
+
+        if (client.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return client;
+        }
+
+        // a new address without the interface half (and the scope id, which IPAddress equality counts)
+        Span<byte> bytes = stackalloc byte[16];
+        client.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
+    }
+
     static RateLimitPartition<IPAddress> PerClient(HttpContext http, RateLimitOptions.TokenBucket bucket) =>
-        RateLimitPartition.GetTokenBucketLimiter(http.Connection.RemoteIpAddress ?? IPAddress.None, _ => new TokenBucketRateLimiterOptions
+        RateLimitPartition.GetTokenBucketLimiter(Partition(http.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = bucket.Burst,
             TokensPerPeriod = 1,

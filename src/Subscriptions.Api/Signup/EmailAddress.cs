@@ -2,13 +2,15 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
+using MimeKit;
 
 namespace Subscriptions.Api.Signup;
 
 /// <summary>
 /// The mailbox profile this service accepts: an RFC 5321 dot-atom local part (UTF-8 allowed,
-/// RFC 6531) at a domain name (IDN allowed). Quoted local parts, address literals, comments and
-/// display names are refused: real signups never need them and they are how abuse gets in.
+/// RFC 6531) at a domain name (IDN allowed) whose labels do not mix scripts, with no invisible
+/// characters anywhere, that MimeKit can parse. Quoted local parts, address literals, comments
+/// and display names are refused: real signups never need them and they are how abuse gets in.
 /// </summary>
 /// <remarks>
 /// Written here because no maintained .NET validator with this profile is served to us
@@ -48,6 +50,14 @@ public static class EmailAddress
             return false; // lone surrogates cannot be normalized
         }
 
+        // IDNA silently deletes some invisible characters (a zero-width space in the domain) and
+        // the address as typed would keep them; bidi controls make an address read other than
+        // it is. None belongs in an address a person types.
+        if (address.EnumerateRunes().Any(IsInvisible))
+        {
+            return false;
+        }
+
         var at = address.IndexOf('@', StringComparison.Ordinal);
         if (at <= 0 || at != address.LastIndexOf('@'))
         {
@@ -67,6 +77,13 @@ public static class EmailAddress
 
         var result = $"{local.ToLowerInvariant()}@{domain}";
         if (Encoding.UTF8.GetByteCount(result) > MaxLength)
+        {
+            return false;
+        }
+
+        // The dispatcher hands the address as typed to MimeKit: one it could not parse would be
+        // dead-lettered after the reader had been told to check their inbox.
+        if (!MailboxAddress.TryParse(address, out _))
         {
             return false;
         }
@@ -103,6 +120,12 @@ public static class EmailAddress
         _ => rune.Value != 0xFFFD,
     };
 
+    // Unicode's Default_Ignorable_Code_Point: the format characters (Cf, among them every bidi
+    // control, U+200B, U+00AD, U+FEFF) and the few other characters that render as nothing.
+    static bool IsInvisible(Rune rune) => Rune.GetUnicodeCategory(rune) == UnicodeCategory.Format || rune.Value is
+        0x034F or 0x115F or 0x1160 or 0x17B4 or 0x17B5 or (>= 0x180B and <= 0x180F) or (>= 0x2060 and <= 0x206F)
+        or 0x3164 or (>= 0xFE00 and <= 0xFE0F) or 0xFFA0 or (>= 0xFFF0 and <= 0xFFF8) or (>= 0xE0000 and <= 0xE0FFF);
+
     static bool IsIdna2008LetterDigit(Rune rune) => rune.Value is '-' or '.' || Rune.GetUnicodeCategory(rune) is
         UnicodeCategory.LowercaseLetter or UnicodeCategory.UppercaseLetter or UnicodeCategory.OtherLetter
         or UnicodeCategory.ModifierLetter or UnicodeCategory.DecimalDigitNumber
@@ -126,8 +149,11 @@ public static class EmailAddress
         }
 
         // UTS #46 still lets through symbols that IDNA2008 disallows (©, ♥): RFC 5892 admits
-        // only letters, marks and digits in a U-label.
-        if (!Idn.GetUnicode(ascii).EnumerateRunes().All(IsIdna2008LetterDigit))
+        // only letters, marks and digits in a U-label. A label that mixes scripts (a Cyrillic
+        // "а" among Latin letters) is how a lookalike of another domain is made.
+        var unicode = Idn.GetUnicode(ascii);
+        if (!unicode.EnumerateRunes().All(IsIdna2008LetterDigit)
+            || !unicode.Split('.').All(label => DomainLabelScripts.IsModeratelyRestrictive(label)))
         {
             return false;
         }

@@ -13,6 +13,12 @@ using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
+using SignupResult = Microsoft.AspNetCore.Http.HttpResults.Results<
+    Microsoft.AspNetCore.Http.HttpResults.Accepted<Subscriptions.Api.Signup.SignupEndpoints.SignupAccepted>,
+    Subscriptions.Api.Pages.SeeOtherHttpResult,
+    Microsoft.AspNetCore.Http.HttpResults.ValidationProblem,
+    Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult,
+    Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>;
 
 namespace Subscriptions.Api.Signup;
 
@@ -116,12 +122,75 @@ public static class SignupEndpoints
         IOptions<CaptchaOptions> CaptchaOptions,
         CancellationToken CancellationToken);
 
+    // One round trip, one transaction. The first statement upserts the subscriber and so
+    // locks its row: concurrent signups of one address queue behind it, and the second
+    // statement (a fresh snapshot) sees what they committed, which keeps the resend throttle
+    // exact. It stores a pending subscription per list with the consent evidence, the ledger
+    // event and, unless throttled, a confirmation mail for the dispatcher. A confirmed
+    // subscription stays confirmed with the evidence it was confirmed with, and its
+    // subscriber's details stay as they were: a stranger cannot rewrite them.
+    public const string SubscribeSql = """
+        INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
+        VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
+        ON CONFLICT (email) DO UPDATE SET
+            (email_as_typed, name, locale) = (
+                SELECT CASE WHEN c.confirmed THEN s.email_as_typed ELSE EXCLUDED.email_as_typed END,
+                       CASE WHEN c.confirmed THEN s.name ELSE EXCLUDED.name END,
+                       CASE WHEN c.confirmed THEN s.locale ELSE EXCLUDED.locale END
+                FROM (SELECT EXISTS (SELECT 1 FROM subscriptions
+                                     WHERE subscriber_id = s.id AND status = 'confirmed') AS confirmed) AS c),
+            updated_at = EXCLUDED.updated_at;
+
+        WITH subscriber AS (
+            SELECT id FROM subscribers WHERE email = @email
+        ),
+        recent_mail AS (
+            SELECT max(o.created_at) AS last_at,
+                   count(DISTINCT o.created_at) FILTER (WHERE o.created_at > @now - interval '1 day') AS last_day
+            FROM outbox o JOIN subscriptions sub ON sub.id = o.subscription_id
+            WHERE sub.subscriber_id = (SELECT id FROM subscriber)
+        ),
+        subscription AS (
+            INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
+                consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version)
+            SELECT subscriber.id, l.id, 'pending', @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version
+            FROM subscriber CROSS JOIN lists l
+            WHERE l.slug = ANY(@slugs)
+            ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
+                status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE 'pending' END,
+                confirmed_at = CASE WHEN sub.status = 'confirmed' THEN sub.confirmed_at END,
+                unsubscribed_at = CASE WHEN sub.status = 'confirmed' THEN sub.unsubscribed_at END,
+                consent_at = CASE WHEN sub.status = 'confirmed' THEN sub.consent_at ELSE EXCLUDED.consent_at END,
+                consent_ip = CASE WHEN sub.status = 'confirmed' THEN sub.consent_ip ELSE EXCLUDED.consent_ip END,
+                consent_user_agent = CASE WHEN sub.status = 'confirmed' THEN sub.consent_user_agent ELSE EXCLUDED.consent_user_agent END,
+                consent_source = CASE WHEN sub.status = 'confirmed' THEN sub.consent_source ELSE EXCLUDED.consent_source END,
+                consent_text_version = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_version ELSE EXCLUDED.consent_text_version END,
+                updated_at = EXCLUDED.updated_at
+            RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version
+        ),
+        recorded AS (
+            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, consent_text_version)
+            SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version
+            FROM subscription
+        ),
+        enqueued AS (
+            INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
+            SELECT subscription.id, 'confirmation', @mailLanguage, @now, @now
+            FROM subscription, recent_mail
+            WHERE subscription.status = 'pending'
+              AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
+              AND recent_mail.last_day < @dailyLimit
+            ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
+            RETURNING id
+        )
+        SELECT count(*) FROM enqueued;
+        """;
+
     /// <remarks>
     /// The answer is the same whether the address is new, pending or already confirmed, so the
     /// endpoint cannot be used to find out who is subscribed.
     /// </remarks>
-    static async Task<Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult>> Subscribe(
-        HttpContext http, [AsParameters] SignupServices services)
+    static async Task<SignupResult> Subscribe(HttpContext http, [AsParameters] SignupServices services)
     {
         var started = Stopwatch.GetTimestamp();
         var body = await SignupBody.ReadAsync(http.Request, services.Protection.Value.HoneypotField,
@@ -134,18 +203,15 @@ public static class SignupEndpoints
 
         var input = body.Input!;
         var isForm = http.Request.HasFormContentType;
-        var slugs = input.Lists.Count == 0 ? [DefaultList] : input.Lists.Distinct(StringComparer.Ordinal).ToArray();
-        var lists = await services.Lists.FindAsync(slugs, services.CancellationToken);
-
-        // metric labels only ever name lists that exist: a bot must not mint label values
-        var metricList = lists.FirstOrDefault(l => l.Slug == slugs[0])?.Slug;
+        var slugs = input.ListSlugs;
 
         // A bot filled the hidden field: it gets what a person would get, and nothing is kept.
         if (!string.IsNullOrEmpty(input.Honeypot))
         {
-            services.Metrics.Signup("honeypot", metricList);
+            var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
+            services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(isForm, slugs, lists);
+            return Success(isForm, slugs, named);
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -154,11 +220,9 @@ public static class SignupEndpoints
             errors[field] = messages;
         }
 
-        var unknown = slugs.Except(lists.Select(l => l.Slug)).ToList();
-        if (unknown.Count > 0 && !errors.ContainsKey("lists"))
-        {
-            errors["lists"] = [$"There is no list named {string.Join(", ", unknown)}."];
-        }
+        // Looked up after the validator did: lists are only ever added, so a valid signup finds all of its own.
+        var lists = await services.Lists.FindAsync(slugs, services.CancellationToken);
+        var metricList = MetricLabel(slugs, lists);
 
         if (errors.Count == 0 && !await services.Captcha.VerifyAsync(input.Captcha, ClientAddress(http), services.CancellationToken))
         {
@@ -178,69 +242,7 @@ public static class SignupEndpoints
         var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
         var userAgent = http.Request.Headers.UserAgent.ToString();
 
-        // One round trip, one transaction. The first statement upserts the subscriber and so
-        // locks its row: concurrent signups of one address queue behind it, and the second
-        // statement (a fresh snapshot) sees what they committed, which keeps the resend throttle
-        // exact. It stores a pending subscription per list with the consent evidence, the ledger
-        // event and, unless throttled, a confirmation mail for the dispatcher. A confirmed
-        // subscription stays confirmed with the evidence it was confirmed with, and its
-        // subscriber's details stay as they were: a stranger cannot rewrite them.
-        var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
-            INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
-            VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
-            ON CONFLICT (email) DO UPDATE SET
-                (email_as_typed, name, locale) = (
-                    SELECT CASE WHEN c.confirmed THEN s.email_as_typed ELSE EXCLUDED.email_as_typed END,
-                           CASE WHEN c.confirmed THEN s.name ELSE EXCLUDED.name END,
-                           CASE WHEN c.confirmed THEN s.locale ELSE EXCLUDED.locale END
-                    FROM (SELECT EXISTS (SELECT 1 FROM subscriptions
-                                         WHERE subscriber_id = s.id AND status = 'confirmed') AS confirmed) AS c),
-                updated_at = EXCLUDED.updated_at;
-
-            WITH subscriber AS (
-                SELECT id FROM subscribers WHERE email = @email
-            ),
-            recent_mail AS (
-                SELECT max(o.created_at) AS last_at,
-                       count(DISTINCT o.created_at) FILTER (WHERE o.created_at > @now - interval '1 day') AS last_day
-                FROM outbox o JOIN subscriptions sub ON sub.id = o.subscription_id
-                WHERE sub.subscriber_id = (SELECT id FROM subscriber)
-            ),
-            subscription AS (
-                INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
-                    consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version)
-                SELECT subscriber.id, l.id, 'pending', @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version
-                FROM subscriber CROSS JOIN lists l
-                WHERE l.slug = ANY(@slugs)
-                ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
-                    status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE 'pending' END,
-                    confirmed_at = CASE WHEN sub.status = 'confirmed' THEN sub.confirmed_at END,
-                    unsubscribed_at = CASE WHEN sub.status = 'confirmed' THEN sub.unsubscribed_at END,
-                    consent_at = CASE WHEN sub.status = 'confirmed' THEN sub.consent_at ELSE EXCLUDED.consent_at END,
-                    consent_ip = CASE WHEN sub.status = 'confirmed' THEN sub.consent_ip ELSE EXCLUDED.consent_ip END,
-                    consent_user_agent = CASE WHEN sub.status = 'confirmed' THEN sub.consent_user_agent ELSE EXCLUDED.consent_user_agent END,
-                    consent_source = CASE WHEN sub.status = 'confirmed' THEN sub.consent_source ELSE EXCLUDED.consent_source END,
-                    consent_text_version = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_version ELSE EXCLUDED.consent_text_version END,
-                    updated_at = EXCLUDED.updated_at
-                RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version
-            ),
-            recorded AS (
-                INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, consent_text_version)
-                SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version
-                FROM subscription
-            ),
-            enqueued AS (
-                INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
-                SELECT subscription.id, 'confirmation', @mailLanguage, @now, @now
-                FROM subscription, recent_mail
-                WHERE subscription.status = 'pending'
-                  AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
-                  AND recent_mail.last_day < @dailyLimit
-                ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
-                RETURNING id
-            )
-            SELECT count(*) FROM enqueued;
-            """, new
+        var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SubscribeSql, new
         {
             email,
             emailAsTyped = input.Email!.Trim().Normalize(),
@@ -265,13 +267,16 @@ public static class SignupEndpoints
         return Success(isForm, slugs, lists);
     }
 
+    // metric labels only ever name lists that exist: a bot must not mint label values
+    static string? MetricLabel(string[] slugs, List<SignupLists.Target> lists) => lists.FirstOrDefault(l => l.Slug == slugs[0])?.Slug;
+
     static Task PadAsync(long started, TimeSpan minimum)
     {
         var remaining = minimum - Stopwatch.GetElapsedTime(started);
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static Results<Accepted<SignupAccepted>, SeeOtherHttpResult, ValidationProblem, ContentHttpResult, ProblemHttpResult> Success(
+    static SignupResult Success(
         bool isForm, string[] slugs, List<SignupLists.Target> lists)
     {
         if (!isForm)

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace Subscriptions.Api.Signup;
 
@@ -19,6 +21,10 @@ public sealed record SignupInput(
 
     [System.Text.Json.Serialization.JsonIgnore]
     public bool HasConsent => Consent is not null && ConsentGiven.Contains(Consent.Trim(), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The lists asked for, each once, in the order given; none asked for = the default list.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string[] ListSlugs => Lists.Count == 0 ? [SignupEndpoints.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
 }
 
 /// <summary>
@@ -42,20 +48,24 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             limit.MaxRequestBodySize = maxBytes;
         }
 
-        try
+        var isJson = request.HasJsonContentType();
+        if (!isJson && !request.HasFormContentType)
         {
-            if (request.HasJsonContentType())
-            {
-                return await ReadJsonAsync(request, honeypotField, cancellationToken);
-            }
-
-            if (request.HasFormContentType)
-            {
-                return FromForm(await request.ReadFormAsync(cancellationToken), honeypotField, captchaFormField);
-            }
-
             return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",
                 "Send application/json or application/x-www-form-urlencoded.");
+        }
+
+        if (DeclaresOtherCharset(request))
+        {
+            return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
+                "Send the body as UTF-8: charset=utf-8, or no charset at all.");
+        }
+
+        try
+        {
+            return isJson
+                ? await ReadJsonAsync(request, honeypotField, cancellationToken)
+                : FromForm(await request.ReadFormAsync(cancellationToken), honeypotField, captchaFormField);
         }
         catch (JsonException)
         {
@@ -63,7 +73,7 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         }
         catch (InvalidDataException)
         {
-            return Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");
+            return MalformedForm();
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -73,7 +83,27 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         {
             return Fail(ex.StatusCode, "Bad request", ex.Message);
         }
+        catch (IOException) when (!isJson)
+        {
+            // The multipart reader's "Unexpected end of Stream": the body ended before the
+            // boundary the header announced (a wrong boundary, an unterminated part).
+            return MalformedForm();
+        }
     }
+
+    /// <summary>
+    /// Bodies are read as UTF-8 whatever they say: JSON always, and forms because we refuse the
+    /// rest here (the framework's form reader would decode a declared charset, but no browser
+    /// and no embed of ours declares one). A body that says it is something else is refused
+    /// rather than guessed at: "UTF-16" over UTF-8 bytes was once stored as sent.
+    /// </summary>
+    static bool DeclaresOtherCharset(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+        && !StringSegment.IsNullOrEmpty(type.Charset)
+        && !HeaderUtilities.RemoveQuotes(type.Charset).Equals("utf-8", StringComparison.OrdinalIgnoreCase);
+
+    static SignupBody MalformedForm() =>
+        Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");
 
     static SignupBody TooLarge(long maxBytes) =>
         Fail(StatusCodes.Status413PayloadTooLarge, "Request too large", $"A signup is at most {maxBytes} bytes.");
@@ -174,6 +204,12 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
 
     static SignupBody FromForm(IFormCollection form, string honeypotField, string captchaFormField)
     {
+        // RFC 7578 requires a name on every part, and no form of ours has a file input.
+        if (form.Files.Count > 0 || form.ContainsKey(""))
+        {
+            return MalformedForm();
+        }
+
         var errors = new Dictionary<string, string[]>();
         var input = new SignupInput(
             Email: Single(form, "email", errors),

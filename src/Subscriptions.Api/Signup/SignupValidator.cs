@@ -11,7 +11,7 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
     public const int MaxSourceLength = 2048;
     public const int MaxLists = 20;
 
-    public SignupValidator()
+    public SignupValidator(SignupLists knownLists)
     {
         // One message per field: the first rule that fails is the one the reader needs.
         RuleLevelCascadeMode = CascadeMode.Stop;
@@ -39,7 +39,18 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
         RuleFor(x => x.Lists)
             .Must(lists => lists.Count <= MaxLists).WithMessage($"Choose at most {MaxLists} lists.")
             .Must(lists => lists.All(IsListSlug)).WithMessage("List names are lower-case letters, digits and hyphens.")
-            .OverridePropertyName("lists");
+            .OverridePropertyName("lists")
+            // from the lists kept in memory: a query only for a name not seen before
+            .CustomAsync(async (_, context, cancellationToken) =>
+            {
+                var slugs = context.InstanceToValidate.ListSlugs;
+                var found = await knownLists.FindAsync(slugs, cancellationToken);
+                if (found.Count < slugs.Length)
+                {
+                    var unknown = slugs.Except(found.Select(l => l.Slug), StringComparer.Ordinal);
+                    context.AddFailure("lists", $"There is no list named {string.Join(", ", unknown)}.");
+                }
+            });
 
         RuleFor(x => x.Source)
             .Must(source => IsWebAddress(source!)).WithMessage("Source must be the absolute http(s) address of the page the form is on.")

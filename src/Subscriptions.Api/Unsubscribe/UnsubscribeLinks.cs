@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
@@ -54,8 +55,10 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     /// <summary>The subscription a token names, or null when it is not one of ours.</summary>
     public async ValueTask<long?> VerifyAsync(string token, CancellationToken cancellationToken)
     {
+        // DecodeFromChars, not TryDecodeFromChars: the latter throws on text that is not base64url.
         var bytes = new byte[TokenBytes + 3];
-        if (token.Length != TokenChars || !Base64Url.TryDecodeFromChars(token, bytes, out var written) || written != TokenBytes)
+        if (token.Length != TokenChars
+            || Base64Url.DecodeFromChars(token, bytes, out _, out var written) != OperationStatus.Done || written != TokenBytes)
         {
             return null;
         }

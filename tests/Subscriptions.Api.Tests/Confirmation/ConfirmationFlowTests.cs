@@ -119,13 +119,28 @@ public class ConfirmationFlowTests(ApiFixture fixture) : ApiTest(fixture)
     [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     [InlineData("/confirm/not-a-token")]
     [InlineData("/confirm/..%2F..%2Fetc%2Fpasswd")]
+    // 43 characters that are not the canonical base64url of 32 bytes: spare bits set, or not base64url at all
+    [InlineData("/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
+    [InlineData("/confirm/___________________________________________")]
+    [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB")]
+    [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+")]
+    [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D%3D")]
+    [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%25")]
+    [InlineData("/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%20")]
+    [InlineData("/confirm/%FF%FEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     public async Task An_unknown_link_gets_a_friendly_404_page(string path)
     {
         var page = await Client.GetAsync(path);
         var confirm = await Client.PostAsync(path, null);
+        using var script = new HttpRequestMessage(HttpMethod.Post, path);
+        script.Headers.Accept.ParseAdd("application/json");
+        var scripted = await Client.SendAsync(script);
 
         Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, confirm.StatusCode);
         Assert.Contains("sign up again", await confirm.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, scripted.StatusCode);
+        Assert.Equal("application/problem+json", scripted.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, await Scalar<long>("SELECT (SELECT count(*) FROM subscription_events) + (SELECT count(*) FROM tokens)"));
     }
 }

@@ -39,8 +39,98 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
         (field == "consent" ? "email=battery%40example.org" : field == "email" ? "consent=on" : "email=battery%40example.org&consent=no")
         + $"&{(field == "lists" ? "list" : field)}={encodedValue}";
 
+    const string Boundary = "battery";
+
+    static string Part(string name, string value) =>
+        $"--{Boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n";
+
+    static Case Multipart(string category, string body, string contentType = $"multipart/form-data; boundary={Boundary}", bool chunked = false) =>
+        new(category, "POST", Utf8(body), contentType, chunked);
+
+    /// <summary>
+    /// Multipart bodies that would be valid signups but for one flaw in how they are framed: the
+    /// reader must refuse each with a 4xx (the flaw that once gave a 500 was the first one).
+    /// </summary>
+    static IEnumerable<Case> MalformedMultipart()
+    {
+        const string category = "malformed multipart";
+        var parts = Part("email", "battery@example.org") + Part("consent", "on") + Part("name", "Battery");
+        var valid = parts + $"--{Boundary}--\r\n";
+
+        // every truncation before the closing delimiter is complete, sent with and without a length
+        var closing = valid.LastIndexOf($"--{Boundary}--", StringComparison.Ordinal);
+        for (var length = 0; length <= closing + Boundary.Length + 3; length += 3)
+        {
+            yield return Multipart(category, valid[..length], chunked: length % 2 == 0);
+        }
+
+        foreach (var announced in new[] { "other", "batter", "batteryx", "BATTERY", "\"battery \"", "", new string('b', 129) })
+        {
+            yield return Multipart(category, valid, $"multipart/form-data; boundary={announced}");
+        }
+
+        yield return Multipart(category, valid, "multipart/form-data");
+        yield return Multipart(category, valid, "multipart/form-data; boundary");
+        yield return Multipart(category, valid.Replace("\r\n", "\n", StringComparison.Ordinal));
+        yield return Multipart(category, valid.Replace($"--{Boundary}\r\n", $"--{Boundary} \r\n", StringComparison.Ordinal).Replace("\r\n", "\r", StringComparison.Ordinal));
+
+        // the address part itself broken: no name, no disposition, not form-data, no blank line, a file
+        foreach (var emailPart in new[]
+        {
+            "Content-Disposition: form-data\r\n\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=\"\"\r\n\r\nbattery@example.org",
+            "Content-Type: text/plain\r\n\r\nbattery@example.org",
+            "Content-Disposition: attachment; name=\"email\"\r\n\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=\"email\"\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=\"email\"; filename=\"email.txt\"\r\n\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=\"email\"; filename*=UTF-8''email.txt\r\n\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=email\"\r\n\r\nbattery@example.org",
+            "Content-Disposition: form-data; name=\"email\r\n\r\nbattery@example.org",
+            $"Content-Disposition: form-data; name=\"email\"\r\nX-Padding: {new string('x', 20_000)}\r\n\r\nbattery@example.org",
+        })
+        {
+            yield return Multipart(category, $"--{Boundary}\r\n{emailPart}\r\n" + Part("consent", "on") + $"--{Boundary}--\r\n");
+        }
+
+        // extra parts beside a valid signup: unnamed, files, and very many
+        yield return Multipart(category, parts + $"--{Boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--{Boundary}--\r\n");
+        yield return Multipart(category, parts + $"--{Boundary}\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"cv.exe\"\r\nContent-Type: application/octet-stream\r\n\r\nMZ\u0090\r\n--{Boundary}--\r\n");
+        yield return Multipart(category, parts + $"--{Boundary}\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nx\r\n--{Boundary}--\r\n");
+        var manyParts = parts + string.Concat(Enumerable.Repeat(Part("x", "1"), 10_000)) + $"--{Boundary}--\r\n";
+        yield return Multipart(category, manyParts);
+        yield return Multipart(category, manyParts, chunked: true);
+        var manyFiles = parts + string.Concat(Enumerable.Range(0, 200).Select(i => $"--{Boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"; filename=\"f{i}\"\r\n\r\n\r\n")) + $"--{Boundary}--\r\n";
+        yield return Multipart(category, manyFiles, chunked: true);
+    }
+
+    /// <summary>Valid signups in every body type, declared in a charset other than UTF-8: each is refused (415), never guessed at.</summary>
+    static IEnumerable<Case> WrongCharsets()
+    {
+        const string category = "wrong and unknown charsets";
+        var form = "email=battery%40example.org&consent=on";
+        var multipart = Part("email", "battery@example.org") + Part("consent", "on") + $"--{Boundary}--\r\n";
+        foreach (var charset in new[] { "utf-16", "UTF-16LE", "utf-16be", "utf-32", "iso-8859-1", "latin1", "windows-1252", "us-ascii", "shift_jis", "gb2312", "koi8-r", "utf-7", "utf8", "unicode-1-1-utf-8", "\"utf-16\"", "utf-8x", "x-no-such-charset", "*" })
+        {
+            yield return new(category, "POST", Utf8(Valid), $"application/json; charset={charset}");
+            yield return new(category, "POST", Utf8(form), $"application/x-www-form-urlencoded; charset={charset}");
+            yield return new(category, "POST", Utf8(multipart), $"multipart/form-data; boundary={Boundary}; charset={charset}");
+        }
+
+        // bodies really in the charset they declare
+        foreach (var (charset, encoding) in new (string, Encoding)[] { ("utf-16", Encoding.Unicode), ("utf-16be", Encoding.BigEndianUnicode), ("utf-32", Encoding.UTF32), ("iso-8859-1", Encoding.Latin1) })
+        {
+            yield return new(category, "POST", [.. encoding.GetPreamble(), .. encoding.GetBytes(Valid)], $"application/json; charset={charset}");
+            yield return new(category, "POST", encoding.GetBytes(form), $"application/x-www-form-urlencoded; charset={charset}");
+        }
+    }
+
     static IEnumerable<Case> Cases()
     {
+        foreach (var c in MalformedMultipart().Concat(WrongCharsets()))
+        {
+            yield return c;
+        }
+
         // malformed and truncated JSON: every proper prefix of a valid body
         for (var length = 0; length < Valid.Length; length++)
         {

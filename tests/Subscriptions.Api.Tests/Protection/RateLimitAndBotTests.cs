@@ -40,6 +40,39 @@ public class RateLimitAndBotTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task An_ipv6_client_is_limited_per_64_behind_a_trusted_proxy()
+    {
+        await using var app = Fixture.StartApp(("Subscriptions:TrustedProxies:0", "127.0.0.1"),
+            ("RateLimits:Signup:Burst", "2"), ("RateLimits:Signup:PerMinute", "1"));
+        using var client = app.CreateHttpClient();
+
+        async Task<HttpStatusCode> SignUpFrom(string address, string email)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/subscriptions") { Content = JsonContent.Create(new { email, consent = true }) };
+            request.Headers.Add("X-Forwarded-For", address);
+            return (await client.SendAsync(request)).StatusCode;
+        }
+
+        // a client that takes a new address in its /64 for every request still has one bucket
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("2001:db8:1:2::1", "v1@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("2001:db8:1:2:a:b:c:d", "v2@example.org"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await SignUpFrom("2001:db8:1:2:ffff:ffff:ffff:ffff", "v3@example.org"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await SignUpFrom("[2001:db8:1:2::99]:4711", "v4@example.org"));
+
+        // the next /64 is another client, and so is each IPv4 address
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("2001:db8:1:3::1", "w1@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("198.51.100.1", "x1@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("198.51.100.1", "x2@example.org"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await SignUpFrom("198.51.100.1", "x3@example.org"));
+        Assert.Equal(HttpStatusCode.Accepted, await SignUpFrom("198.51.100.2", "y1@example.org"));
+
+        // the consent evidence keeps the full address, not the /64
+        Assert.Equal(6, await Scalar<long>("SELECT count(*) FROM subscribers"));
+        Assert.Equal("2001:db8:1:2:a:b:c:d", await Scalar<string>("SELECT host(consent_ip) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.email = 'v2@example.org'"));
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task Confirmation_and_unsubscribe_links_are_rate_limited_too()
     {
         await using var app = Fixture.StartApp(("RateLimits:Links:Burst", "2"), ("RateLimits:Links:PerMinute", "1"));

@@ -223,6 +223,24 @@ public class SignupTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task Unknown_lists_are_named_in_one_message_for_json_and_form_alike()
+    {
+        var json = await PostRaw("""{"email":"ann@example.com","consent":true,"lists":["news","nope","other","nope"]}""", "application/json");
+        var form = await PostForm(("email", "ann@example.com"), ("consent", "on"), ("list", "nope"));
+        var malformed = await PostRaw("""{"email":"ann@example.com","consent":true,"lists":["Nope!"]}""", "application/json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, json.StatusCode);
+        var messages = (await json.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("lists");
+        Assert.Equal(["There is no list named nope, other."], messages.EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(HttpStatusCode.BadRequest, form.StatusCode);
+        Assert.Contains("There is no list named nope.", await form.Content.ReadAsStringAsync());
+        // a name that cannot be a list gets that message alone, not also "no list named"
+        var malformedMessages = (await malformed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("lists");
+        Assert.Equal(["List names are lower-case letters, digits and hyphens."], malformedMessages.EnumerateArray().Select(m => m.GetString()));
+        await AssertNothingStored();
+    }
+
+    [Fact]
     public async Task Invalid_form_signup_gets_a_hosted_page_listing_the_errors_and_stores_nothing()
     {
         var response = await PostForm(("email", "not-an-address"), ("name", "<b>Ann</b>"));

@@ -78,9 +78,25 @@ public class UnsubscribeTests(ApiFixture fixture) : ApiTest(fixture)
     [Theory]
     [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAA")]
     [InlineData("/unsubscribe/short")]
+    // 32 characters that are not base64url at all
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAA!")]
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAA+")]
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAA%25")]
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAA%3D%3D%3D")]
+    [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAA%20")]
+    [InlineData("/unsubscribe/%E2%80%AEAAAAAAAAAEAAAAAAAAAAAAAAAAAAAA")]
     public async Task A_forged_or_broken_link_gets_404(string path)
     {
+        using var oneClick = new FormUrlEncodedContent([KeyValuePair.Create("List-Unsubscribe", "One-Click")]);
+        using var script = new HttpRequestMessage(HttpMethod.Post, path);
+        script.Headers.Accept.ParseAdd("application/json");
+
         Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync(path, null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync(path, oneClick)).StatusCode);
+        var scripted = await Client.SendAsync(script);
+        Assert.Equal(HttpStatusCode.NotFound, scripted.StatusCode);
+        Assert.Equal("application/problem+json", scripted.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM subscription_events"));
     }
 }
