@@ -14,7 +14,11 @@ public class StatsTests(ApiFixture fixture) : ApiTest(fixture)
             await Client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true });
         }
 
-        await Fixture.Mail.WaitForMessagesAsync(3);
+        foreach (var email in new[] { "a@example.org", "b@example.org", "c@example.org" })
+        {
+            await Fixture.Mail.WaitForMailToAsync(email);
+        }
+
         await Execute("UPDATE subscriptions SET status = 'confirmed', confirmed_at = now() WHERE id = 1");
         await Execute("INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at) VALUES (1, 1, 'confirmed', now())");
         await Execute("UPDATE outbox SET dead_at = now(), sent_at = NULL WHERE id = 2");

@@ -13,8 +13,7 @@ public class ConfirmationFlowTests(ApiFixture fixture) : ApiTest(fixture)
     {
         Assert.Equal(HttpStatusCode.Accepted,
             (await Client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true })).StatusCode);
-        var messages = await Fixture.Mail.WaitForMessagesAsync(1);
-        return ConfirmationMailTests.ConfirmationLink(Assert.Single(messages, m => m.To.Mailboxes.Any(b => b.Address == email)));
+        return ConfirmationMailTests.ConfirmationLink(Assert.Single(await Fixture.Mail.WaitForMailToAsync(email)));
     }
 
     async Task<string> Status(string email)

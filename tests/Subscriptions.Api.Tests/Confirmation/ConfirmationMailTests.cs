@@ -21,8 +21,7 @@ public partial class ConfirmationMailTests(ApiFixture fixture) : ApiTest(fixture
         }
 
         Assert.Equal(HttpStatusCode.Accepted, (await Client.SendAsync(request)).StatusCode);
-        var messages = await Fixture.Mail.WaitForMessagesAsync(1);
-        return Assert.Single(messages, m => m.To.Mailboxes.Any(b => b.Address == email));
+        return Assert.Single(await Fixture.Mail.WaitForMailToAsync(email));
     }
 
     [Fact]

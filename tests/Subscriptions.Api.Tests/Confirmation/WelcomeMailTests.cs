@@ -7,10 +7,13 @@ namespace Subscriptions.Api.Tests.Confirmation;
 
 public class WelcomeMailTests(ApiFixture fixture) : ApiTest(fixture)
 {
+    async Task<List<MimeMessage>> MailsTo(string address) =>
+        [.. (await Fixture.Mail.MessagesAsync()).Where(m => m.To.Mailboxes.Single().Address == address)];
+
     async Task<MimeMessage> SignUpAndConfirm(string email, string list)
     {
         await Client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true, lists = new[] { list } });
-        var mail = (await Fixture.Mail.WaitForMessagesAsync(1)).Single(m => m.To.Mailboxes.Single().Address == email);
+        var mail = Assert.Single(await Fixture.Mail.WaitForMailToAsync(email));
         Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(ConfirmationMailTests.ConfirmationLink(mail).PathAndQuery, null)).StatusCode);
         return mail;
     }
@@ -27,8 +30,8 @@ public class WelcomeMailTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
         var confirmation = await SignUpAndConfirm("welcomed@example.org", "weekly");
-        var mails = await Fixture.Mail.WaitForMessagesAsync(2);
-        var welcome = Assert.Single(mails, m => m.MessageId != confirmation.MessageId);
+        await Eventually.TrueAsync(async () => (await MailsTo("welcomed@example.org")).Count == 2, TimeSpan.FromSeconds(10), "the welcome mail");
+        var welcome = Assert.Single(await MailsTo("welcomed@example.org"), m => m.MessageId != confirmation.MessageId);
 
         Assert.Equal("Welcome to The Weekly", welcome.Subject);
         Assert.Equal("\"Weekly Desk\" <weekly@news.example>", welcome.From.ToString());
@@ -50,7 +53,7 @@ public class WelcomeMailTests(ApiFixture fixture) : ApiTest(fixture)
         await SignUpAndConfirm("unwelcomed@example.org", "news");
         await Task.Delay(1500);
 
-        Assert.Single(await Fixture.Mail.MessagesAsync());
+        Assert.Single(await MailsTo("unwelcomed@example.org"));
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'welcome'"));
     }
 }

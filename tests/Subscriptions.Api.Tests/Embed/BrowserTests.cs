@@ -104,7 +104,7 @@ public sealed class BrowserTests(ApiFixture fixture) : ApiTest(fixture), IAsyncL
         Assert.StartsWith(NewsSite, page.Url);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "1-news-site-inline-success.png"), FullPage = true });
 
-        var mail = Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1), m => m.To.Mailboxes.Single().Address == "browser@example.org");
+        var mail = Assert.Single(await Fixture.Mail.WaitForMailToAsync("browser@example.org"));
         await page.GotoAsync(ConfirmationMailTests.ConfirmationLink(mail).AbsoluteUri);
         await Expect(page.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Confirm your subscription");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "2-confirm-page.png"), FullPage = true });

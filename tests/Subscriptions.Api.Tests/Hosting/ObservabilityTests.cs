@@ -55,7 +55,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
         var before = await Metrics(client);
 
         await client.PostAsJsonAsync("/api/subscriptions", new { email = "counted@example.org", consent = true });
-        var mail = Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1), m => m.To.Mailboxes.Single().Address == "counted@example.org");
+        var mail = Assert.Single(await Fixture.Mail.WaitForMailToAsync("counted@example.org"));
         await client.PostAsync(ConfirmationMailTests.ConfirmationLink(mail).PathAndQuery, null);
         client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
         var row = JsonDocument.Parse(await client.GetStringAsync("/api/admin/export?format=ndjson")).RootElement;

@@ -100,6 +100,31 @@ public sealed class MailServer : IAsyncDisposable
         await _container.DisposeAsync();
     }
 
+    /// <summary>
+    /// Waits (bounded) until <paramref name="count"/> messages to <paramref name="address"/> arrived,
+    /// then returns every message to it: a late mail of an earlier test cannot satisfy the wait.
+    /// </summary>
+    public async Task<List<MimeMessage>> WaitForMailToAsync(string address, int count = 1, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            // as MimeKit reads the message: MailDev's own listing gives IDN domains in another form
+            var messages = (await MessagesAsync()).Where(m => m.To.Mailboxes.Any(b => b.Address == address)).ToList();
+            if (messages.Count >= count)
+            {
+                return messages;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{messages.Count} of {count} messages to {address} arrived in time");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>The recipient of every message received so far (one entry per message), without fetching the messages.</summary>
     public async Task<List<string>> RecipientsAsync() =>
         [.. (await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? []).SelectMany(m => m.To ?? []).Select(t => t.Address)];

@@ -40,8 +40,7 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fix
         await SignUp(app, ["greylisted@example.org"]);
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(30));
 
-        var messages = await Fixture.Mail.WaitForMessagesAsync(1);
-        Assert.Single(messages, m => m.To.Mailboxes.Single().Address == "greylisted@example.org");
+        Assert.Single(await Fixture.Mail.WaitForMailToAsync("greylisted@example.org"));
         Assert.Equal(2, proxy.Refused);
         Assert.Equal(3, await Scalar<int>("SELECT attempts FROM outbox"));
         Assert.StartsWith("451", await Scalar<string>("SELECT last_error FROM outbox"));

@@ -66,7 +66,7 @@ public class PrivacyTests(ApiFixture fixture) : ApiTest(fixture)
         // the whole life of a subscription, and some mistakes along the way
         await client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true, name = "Private Person" });
         await client.PostAsJsonAsync("/api/subscriptions", new { email = "private.person@", consent = true });
-        var mail = Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1), m => m.To.Mailboxes.Single().Address == email);
+        var mail = Assert.Single(await Fixture.Mail.WaitForMailToAsync(email));
         var confirm = ConfirmationMailTests.ConfirmationLink(mail);
         await client.GetAsync(confirm.PathAndQuery);
         await client.PostAsync(confirm.PathAndQuery, null);

@@ -19,7 +19,7 @@ public sealed class WebhookDeliveryTests(ApiFixture fixture, ReceiverFixture rec
     async Task<Uri> SignUpAndConfirm(string email, string list = "news")
     {
         Assert.Equal(HttpStatusCode.Accepted, (await Client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true, lists = new[] { list } })).StatusCode);
-        var mail = (await Fixture.Mail.WaitForMessagesAsync(1)).Single(m => m.To.Mailboxes.Single().Address == email);
+        var mail = Assert.Single(await Fixture.Mail.WaitForMailToAsync(email));
         var confirmed = await Client.PostAsync(ConfirmationMailTests.ConfirmationLink(mail).PathAndQuery, null);
         Assert.Equal(HttpStatusCode.SeeOther, confirmed.StatusCode);
         using var admin = AdminClient();
