@@ -3,6 +3,7 @@ using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Protection;
@@ -25,6 +26,9 @@ builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
 
 builder.Services.AddSingleton(TimeProvider.System);
+
+// Every word a reader sees, in their language: IStringLocalizer<Texts> over Localization/*.resx.
+builder.Services.AddLocalization();
 
 // Abuse resistance: per-client rate limits, CORS for the lists' sites, security headers.
 builder.Services.AddClientRateLimits();
@@ -56,6 +60,7 @@ if (args.Contains("--migrate-only"))
     return 0;
 }
 
+app.UseReaderLanguage();
 app.UseTrustedProxies();
 app.UseSecurityHeaders();
 app.UseExceptionHandler();

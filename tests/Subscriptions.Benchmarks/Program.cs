@@ -5,11 +5,15 @@ using MailKit.Net.Smtp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using MailKit.Security;
 using MimeKit;
 using StandardWebhooks;
 using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Mail;
 using Subscriptions.Api.Signup;
 
@@ -46,6 +50,7 @@ static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
 static async Task<string> SendMails(string host, int port, int count)
 {
     var from = MailboxAddress.Parse(new SmtpOptions().From);
+    var texts = new StringLocalizer<Texts>(new ResourceManagerStringLocalizerFactory(Options.Create(new LocalizationOptions()), NullLoggerFactory.Instance));
     using var client = new SmtpClient();
     await client.ConnectAsync(host, port, SecureSocketOptions.None);
     var stopwatch = Stopwatch.StartNew();
@@ -53,7 +58,7 @@ static async Task<string> SendMails(string host, int port, int count)
     {
         var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
         var message = ConfirmationMail.Compose(
-            from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", ConfirmationMail.DefaultLanguage, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
+            texts, from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", Languages.Default, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
         await client.SendAsync(message);
     }
 

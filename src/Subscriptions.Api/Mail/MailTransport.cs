@@ -1,9 +1,11 @@
 using Dapper;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Unsubscribe;
 
@@ -25,6 +27,7 @@ public sealed class MailTransport(
     IOptions<SmtpOptions> smtpOptions,
     IOptions<OutboxOptions> outboxOptions,
     IOptions<ConfirmationOptions> confirmationOptions,
+    IStringLocalizer<Texts> texts,
     TimeProvider clock) : IOutboxTransport<ClaimedMail>
 {
     readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
@@ -110,11 +113,11 @@ public sealed class MailTransport(
         var now = clock.GetUtcNow();
         if (mail.Kind == "welcome")
         {
-            return WelcomeMail.Compose(from, to, mail.ListName, mail.Locale,
+            return WelcomeMail.Compose(texts, from, to, mail.ListName, mail.Locale,
                 await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
         }
 
-        return ConfirmationMail.Compose(from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
+        return ConfirmationMail.Compose(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
             confirmationOptions.Value.TokenLifetime, now, reminder: mail.Kind == "reminder");
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
+using Microsoft.Extensions.Localization;
 using MimeKit;
 using MimeKit.Utils;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Mail;
 
@@ -11,25 +13,15 @@ namespace Subscriptions.Api.Mail;
 /// </summary>
 public static class WelcomeMail
 {
-    sealed record Texts(string Subject, string Welcome, string Leave, string LeaveLink);
-
-    static readonly Dictionary<string, Texts> Languages = new(StringComparer.OrdinalIgnoreCase)
+    public static MimeMessage Compose(
+        IStringLocalizer<Texts> texts, MailboxAddress from, MailboxAddress to, string listName, string language, Uri unsubscribe, DateTimeOffset date)
     {
-        ["en"] = new("Welcome to {0}", "Thank you for confirming: from now on you will receive {0}.",
-            "You can unsubscribe at any time:", "Unsubscribe"),
-        ["de"] = new("Willkommen bei {0}", "Danke für Ihre Bestätigung: Ab jetzt erhalten Sie {0}.",
-            "Sie können sich jederzeit abmelden:", "Abmelden"),
-        ["fr"] = new("Bienvenue : {0}", "Merci de votre confirmation : vous recevrez désormais {0}.",
-            "Vous pouvez vous désabonner à tout moment :", "Se désabonner"),
-    };
-
-    public static MimeMessage Compose(MailboxAddress from, MailboxAddress to, string listName, string language, Uri unsubscribe, DateTimeOffset date)
-    {
-        var texts = Languages.GetValueOrDefault(language) ?? Languages[ConfirmationMail.DefaultLanguage];
-        var welcome = string.Format(texts.Welcome, listName);
+        Languages.Use(language);
+        var welcome = texts["MailWelcome", listName].Value;
+        var leave = texts["MailLeave"].Value;
         var message = new MimeMessage
         {
-            Subject = string.Format(texts.Subject, listName),
+            Subject = texts["MailWelcomeSubject", listName],
             MessageId = MimeUtils.GenerateMessageId(from.Domain),
             Date = date,
         };
@@ -44,14 +36,14 @@ public static class WelcomeMail
             TextBody = $"""
                 {welcome}
 
-                {texts.Leave} {unsubscribe}
+                {leave} {unsubscribe}
                 """,
             HtmlBody = $"""
                 <!doctype html>
                 <html lang="{language}">
                 <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">
                 <p>{Html(welcome)}</p>
-                <p style="font-size:.9em;color:#555">{Html(texts.Leave)} <a href="{Html(unsubscribe.AbsoluteUri)}">{Html(texts.LeaveLink)}</a></p>
+                <p style="font-size:.9em;color:#555">{Html(leave)} <a href="{Html(unsubscribe.AbsoluteUri)}">{Html(texts["MailLeaveLink"])}</a></p>
                 </body>
                 </html>
                 """,

@@ -5,12 +5,14 @@ using System.Net;
 using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Mail;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using SignupResult = Microsoft.AspNetCore.Http.HttpResults.Results<
@@ -107,8 +109,6 @@ public static class SignupEndpoints
         public string Source { get; init; } = "";
     }
 
-    static readonly SignupAccepted Accepted = new("accepted", "Thank you. Check your inbox for a mail to confirm your subscription.");
-
     public record struct SignupServices(
         NpgsqlDataSource DataSource,
         SignupLists Lists,
@@ -120,6 +120,7 @@ public static class SignupEndpoints
         IOptions<ConfirmationOptions> Confirmation,
         IOptions<SignupProtectionOptions> Protection,
         IOptions<CaptchaOptions> CaptchaOptions,
+        IStringLocalizer<Texts> Texts,
         CancellationToken CancellationToken);
 
     // One round trip, one transaction. The first statement upserts the subscriber and so
@@ -205,13 +206,18 @@ public static class SignupEndpoints
         var isForm = http.Request.HasFormContentType;
         var slugs = input.ListSlugs;
 
+        // The reader's language, for every word of the answer and for the mail.
+        var firstList = (await services.Lists.FindAsync([slugs[0]], services.CancellationToken)).FirstOrDefault();
+        var language = Languages.Choose(input.Locale, http.Request.GetTypedHeaders().AcceptLanguage, firstList?.DefaultLocale);
+        Languages.Use(language);
+
         // A bot filled the hidden field: it gets what a person would get, and nothing is kept.
         if (!string.IsNullOrEmpty(input.Honeypot))
         {
             var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
             services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(isForm, slugs, named);
+            return Success(isForm, slugs, named, services.Texts);
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -227,7 +233,7 @@ public static class SignupEndpoints
         if (errors.Count == 0 && !await services.Captcha.VerifyAsync(input.Captcha, ClientAddress(http), services.CancellationToken))
         {
             services.Metrics.Signup("captcha_failed", metricList);
-            errors["captcha"] = ["Please complete the challenge that shows you are a person."];
+            errors["captcha"] = [services.Texts["CaptchaRequired"]];
         }
 
         if (errors.Count > 0)
@@ -253,7 +259,7 @@ public static class SignupEndpoints
             userAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgentLength)],
             source,
             slugs,
-            mailLanguage = ConfirmationMail.ChooseLanguage(locale, http.Request.GetTypedHeaders().AcceptLanguage, lists.First(l => l.Slug == slugs[0]).DefaultLocale),
+            mailLanguage = language,
             resendInterval = services.Confirmation.Value.ResendInterval,
             dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));
@@ -264,7 +270,7 @@ public static class SignupEndpoints
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-        return Success(isForm, slugs, lists);
+        return Success(isForm, slugs, lists, services.Texts);
     }
 
     // metric labels only ever name lists that exist: a bot must not mint label values
@@ -276,12 +282,11 @@ public static class SignupEndpoints
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static SignupResult Success(
-        bool isForm, string[] slugs, List<SignupLists.Target> lists)
+    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts)
     {
         if (!isForm)
         {
-            return TypedResults.Accepted((string?)null, Accepted);
+            return TypedResults.Accepted((string?)null, new SignupAccepted("accepted", texts["SignupAccepted"]));
         }
 
         var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl;

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 using FluentValidation;
+using Microsoft.Extensions.Localization;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Signup;
 
@@ -11,34 +13,34 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
     public const int MaxSourceLength = 2048;
     public const int MaxLists = 20;
 
-    public SignupValidator(SignupLists knownLists)
+    public SignupValidator(SignupLists knownLists, IStringLocalizer<Texts> texts)
     {
         // One message per field: the first rule that fails is the one the reader needs.
         RuleLevelCascadeMode = CascadeMode.Stop;
 
         RuleFor(x => x.Email)
-            .NotEmpty().WithMessage("Enter your email address.")
-            .Must(email => EmailAddress.TryNormalize(email, out _)).WithMessage("Enter a valid email address, like name@example.com.")
+            .NotEmpty().WithMessage(_ => texts["EmailRequired"])
+            .Must(email => EmailAddress.TryNormalize(email, out _)).WithMessage(_ => texts["EmailInvalid"])
             .OverridePropertyName("email");
 
         RuleFor(x => x.HasConsent)
-            .Equal(true).WithMessage("Tick the box to agree to the terms.")
+            .Equal(true).WithMessage(_ => texts["ConsentRequired"])
             .OverridePropertyName("consent");
 
         RuleFor(x => x.Name)
-            .MaximumLength(MaxNameLength).WithMessage($"Name must be at most {MaxNameLength} characters.")
-            .Must(name => IsPlainText(name!)).WithMessage("Name must be plain text, without control characters.")
+            .MaximumLength(MaxNameLength).WithMessage(_ => texts["NameTooLong", MaxNameLength])
+            .Must(name => IsPlainText(name!)).WithMessage(_ => texts["NameNotPlain"])
             .When(x => x.Name is not null)
             .OverridePropertyName("name");
 
         RuleFor(x => x.Locale)
-            .Must(locale => IsLanguageTag(locale!)).WithMessage("Locale must be a BCP 47 language tag, like en or pt-BR.")
+            .Must(locale => IsLanguageTag(locale!)).WithMessage(_ => texts["LocaleInvalid"])
             .When(x => x.Locale is not null)
             .OverridePropertyName("locale");
 
         RuleFor(x => x.Lists)
-            .Must(lists => lists.Count <= MaxLists).WithMessage($"Choose at most {MaxLists} lists.")
-            .Must(lists => lists.All(IsListSlug)).WithMessage("List names are lower-case letters, digits and hyphens.")
+            .Must(lists => lists.Count <= MaxLists).WithMessage(_ => texts["ListsTooMany", MaxLists])
+            .Must(lists => lists.All(IsListSlug)).WithMessage(_ => texts["ListsInvalid"])
             .OverridePropertyName("lists")
             // from the lists kept in memory: a query only for a name not seen before
             .CustomAsync(async (_, context, cancellationToken) =>
@@ -48,12 +50,12 @@ public sealed partial class SignupValidator : AbstractValidator<SignupInput>
                 if (found.Count < slugs.Length)
                 {
                     var unknown = slugs.Except(found.Select(l => l.Slug), StringComparer.Ordinal);
-                    context.AddFailure("lists", $"There is no list named {string.Join(", ", unknown)}.");
+                    context.AddFailure("lists", texts["ListUnknown", string.Join(", ", unknown)]);
                 }
             });
 
         RuleFor(x => x.Source)
-            .Must(source => IsWebAddress(source!)).WithMessage("Source must be the absolute http(s) address of the page the form is on.")
+            .Must(source => IsWebAddress(source!)).WithMessage(_ => texts["SourceInvalid"])
             .When(x => x.Source is not null)
             .OverridePropertyName("source");
     }

@@ -1,0 +1,54 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using Microsoft.Net.Http.Headers;
+
+namespace Subscriptions.Api.Localization;
+
+/// <summary>
+/// The languages the service speaks, and the one rule that picks a reader's: the signup's
+/// <c>locale</c>, else the browser's Accept-Language preference, else the list's default, else
+/// English. Pages, mails and answers all ask here.
+/// </summary>
+public static class Languages
+{
+    public const string Default = "en";
+
+    public static readonly FrozenSet<string> Supported =
+        new[] { "en", "de", "fr", "es", "it", "nl", "pt", "pl" }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    public static string Choose(string? locale, IEnumerable<StringWithQualityHeaderValue> acceptLanguage, string? listDefault)
+    {
+        var candidates = new[] { locale }
+            .Concat(acceptLanguage.Where(l => l.Quality is not 0).OrderByDescending(l => l.Quality ?? 1).Select(l => l.Value.Value))
+            .Append(listDefault);
+        foreach (var candidate in candidates)
+        {
+            var language = candidate?.Split('-')[0];
+            if (language is not null && Supported.Contains(language))
+            {
+                return language.ToLowerInvariant();
+            }
+        }
+
+        return Default;
+    }
+
+    /// <summary>The language texts are read in now (the current UI culture's, when we speak it).</summary>
+    public static string Current =>
+        Supported.Contains(CultureInfo.CurrentUICulture.TwoLetterISOLanguageName) ? CultureInfo.CurrentUICulture.TwoLetterISOLanguageName : Default;
+
+    /// <summary>
+    /// Reads texts in <paramref name="language"/> from here on in this flow of execution (the
+    /// culture flows with async calls). Only the UI culture changes: numbers and dates that the
+    /// service writes for machines stay invariant.
+    /// </summary>
+    public static void Use(string language) => CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(language);
+
+    /// <summary>Every request reads its texts in the browser's language (a signup refines it with its locale and list).</summary>
+    public static IApplicationBuilder UseReaderLanguage(this IApplicationBuilder app) =>
+        app.Use((http, next) =>
+        {
+            Use(Choose(null, http.Request.GetTypedHeaders().AcceptLanguage, null));
+            return next(http);
+        });
+}
