@@ -35,6 +35,15 @@ ALTER TABLE outbox
 DROP INDEX outbox_waiting;
 CREATE UNIQUE INDEX outbox_waiting ON outbox (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL;
 
+-- Each transport claims its due rows in due order, through an index of its own: a backlog of one
+-- (webhooks to a receiver that is down, say) must not be read through by the other's claims.
+DROP INDEX outbox_due;
+CREATE INDEX outbox_due ON outbox (due_at) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL;
+CREATE INDEX outbox_webhook_due ON outbox (due_at) WHERE kind = 'webhook' AND sent_at IS NULL AND dead_at IS NULL;
+
+-- The rows a claim still holds: renewing a batch's lease and handing back its untried rows.
+CREATE INDEX outbox_claimed ON outbox (claim) WHERE claim IS NOT NULL;
+
 -- The head of each (endpoint, subscriber) queue is found through this.
 CREATE INDEX outbox_webhook_queue ON outbox (webhook_endpoint_id, ordering_key, id)
     WHERE kind = 'webhook' AND sent_at IS NULL AND dead_at IS NULL;

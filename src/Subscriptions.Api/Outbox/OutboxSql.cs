@@ -27,7 +27,7 @@ public static class OutboxSql
         ),
         claimed AS (
             UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
-            FROM due WHERE o.id = due.id
+            WHERE o.id = ANY (ARRAY(SELECT id FROM due)) -- by primary key, not a join the planner may scan the table for
             RETURNING o.id, o.kind, o.subscription_id, o.locale, o.due_at
         )
         SELECT c.id AS OutboxId, c.kind AS Kind, c.subscription_id AS SubscriptionId, sub.status AS Status,
@@ -63,7 +63,7 @@ public static class OutboxSql
         ),
         claimed AS (
             UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
-            FROM due WHERE o.id = due.id
+            WHERE o.id = ANY (ARRAY(SELECT id FROM due))
             RETURNING o.id, o.webhook_endpoint_id, o.payload, o.due_at
         )
         SELECT c.id AS OutboxId, w.id AS EndpointId, w.url AS Url, w.secret AS Secret, c.payload::text AS Payload
