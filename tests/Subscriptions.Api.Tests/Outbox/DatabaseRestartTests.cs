@@ -16,7 +16,8 @@ namespace Subscriptions.Api.Tests.Outbox;
 /// worker (the one it was sending when its outcome could not be written), nothing is lost, and
 /// the service carries on by itself, logging Warnings, not Errors. Each test has a PostgreSQL of
 /// its own with durable commits (see <see cref="PostgresServer"/>), and slowed deliveries so that
-/// the stop lands mid-dispatch.
+/// the stop lands mid-dispatch. And the database failing between a claim and the first send
+/// hands the batch back at once instead of holding it for the claim's lease.
 /// </summary>
 [Collection(ApiCollection.Name)]
 public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper output) : IAsyncLifetime
@@ -115,6 +116,33 @@ public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper o
         Assert.All(events.Values, e => Assert.InRange(e.Count, 1, 2));
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"));
         AssertTheOutageWasSeenAndNoErrorLogged(app, "Webhooks");
+    }
+
+    [Fact]
+    public async Task A_batch_whose_links_could_not_be_stored_goes_back_to_the_queue_at_once()
+    {
+        await using var app = new SubscriptionsApp(_connectionString, fixture.AppSettings());
+        // the first store of a batch's link hashes fails, as when PostgreSQL goes away between the claim and the first send
+        await Execute("""
+            CREATE SEQUENCE token_stores;
+            CREATE FUNCTION fail_first_token_store() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('token_stores') = 1 THEN
+                    RAISE EXCEPTION 'the database went away' USING ERRCODE = '08006';
+                END IF;
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER fail_first_token_store BEFORE INSERT ON tokens FOR EACH STATEMENT EXECUTE FUNCTION fail_first_token_store();
+            """);
+
+        await SignUp(app, ["handed-back@example.org"]);
+
+        // the lease (two minutes) would hold the claim; the worker's 5 s pause after the failure is all it should wait
+        await Eventually.TrueAsync(async () => (await fixture.Mail.RecipientsAsync()).Contains("handed-back@example.org"),
+            TimeSpan.FromSeconds(20), "the mail is sent after the failed store");
+        Assert.Equal(2, await Scalar<long>("SELECT last_value FROM token_stores"));
+        AssertTheOutageWasSeenAndNoErrorLogged(app, "Mail");
     }
 
     /// <summary>
