@@ -1,7 +1,7 @@
 // A webhook receiver for the tests: verifies every delivery with the Standard Webhooks reference
 // library for JavaScript (npm "standardwebhooks"), which nobody here wrote, and keeps what came.
 //   node receiver.cjs <node_modules dir>     prints "listening <port>" once it listens on 127.0.0.1
-// Control (JSON): PUT /control/<name> {"secret": "whsec_...", "failures": N, "status": 500, "mode": "ok"|"hang"|"gone"}
+// Control (JSON): PUT /control/<name> {"secret": "whsec_...", "failures": N, "status": 500, "mode": "ok"|"hang"|"gone", "delay": ms}
 //                 GET /control/<name>  -> [{id, timestamp, verified, error, body}] in order of arrival
 // Deliveries:     POST /hooks/<name>
 const http = require("node:http");
@@ -26,7 +26,7 @@ const server = http.createServer(async (req, res) => {
   if (area === "control") {
     if (req.method === "PUT") {
       const settings = JSON.parse(body);
-      receivers.set(name, { failures: 0, status: 500, mode: "ok", received: [], ...receivers.get(name), ...settings });
+      receivers.set(name, { failures: 0, status: 500, mode: "ok", delay: 0, received: [], ...receivers.get(name), ...settings });
       res.writeHead(204).end();
     } else {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(receivers.get(name)?.received ?? []));
@@ -58,6 +58,9 @@ const server = http.createServer(async (req, res) => {
     delivery.answered = 410;
     res.writeHead(410).end();
     return;
+  }
+  if (receiver.delay > 0) {
+    await new Promise((resolve) => setTimeout(resolve, receiver.delay)); // a slow receiver
   }
   if (receiver.failures > 0) {
     receiver.failures--;

@@ -93,12 +93,13 @@ public sealed partial class OutboxWorker<TRow>(
             signal.Raise(transport.Lane); // there may be more: a sleeping worker can take the next batch meanwhile
         }
 
-        await sender.PrepareAsync(batch, stoppingToken);
         var renewedAt = claimedAt;
         OutboxSql.Outcome? previous = null;
         var transportFailed = false;
         try
         {
+            // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
+            await sender.PrepareAsync(batch, stoppingToken);
             foreach (var row in batch)
             {
                 if (stoppingToken.IsCancellationRequested || transportFailed)

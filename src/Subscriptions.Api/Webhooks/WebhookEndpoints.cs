@@ -48,11 +48,13 @@ public static class WebhookEndpoints
         webhooks.MapGet("/{id:long}/deliveries", GetDeliveries).WithName("GetWebhookDeliveries")
             .WithSummary("The endpoint's most recent deliveries, newest first: event, status, attempts, last error.");
         webhooks.MapPost("/{id:long}/deliveries/{deliveryId:long}/retry", Retry).WithName("RetryWebhookDelivery")
-            .WithSummary("Queues a dead-lettered delivery again, due at once; 409 if it is not dead.");
+            .WithSummary("Queues a dead-lettered delivery again, due at once; 409 if it is not dead.")
+            .ProducesProblem(StatusCodes.Status409Conflict); // a ProblemHttpResult says nothing of its status to the document
         return admin;
     }
 
-    public sealed record WebhookInput(string? Url, string[]? Events, string[]? Lists, string? Description);
+    // lists and description optional in the document too (a parameter without a default is a required property)
+    public sealed record WebhookInput(string? Url, string[]? Events, string[]? Lists = null, string? Description = null);
 
     public sealed record WebhookEndpoint
     {

@@ -74,6 +74,37 @@ public class OpenApiConformanceTests(ApiFixture fixture, ITestOutputHelper outpu
             "/api/admin/export?format=ndjson&list=prism&status=unsubscribed&since=2020-01-01T00:00:00Z")),
         new("export in an unknown format", HttpStatusCode.BadRequest, () => Admin(HttpMethod.Get, "/api/admin/export?format=xml")),
         new("stats", HttpStatusCode.OK, () => Admin(HttpMethod.Get, "/api/admin/stats")),
+        new("create a list with a welcome mail", HttpStatusCode.Created, () => Admin(HttpMethod.Post, "/api/admin/lists",
+            new { slug = "prism-welcome", name = "Prism welcome", consentText = "I agree.", consentTextVersion = "v1", welcome = true })),
+        // nothing listens on the discard port, and the endpoint is paused at once: nothing is delivered
+        new("register a webhook", HttpStatusCode.Created, () => Admin(HttpMethod.Post, "/api/admin/webhooks", new
+        {
+            url = "http://127.0.0.1:9/prism", events = new[] { "subscription.created", "subscription.confirmed" },
+            lists = new[] { "prism-welcome" }, description = "Prism",
+        })),
+        new("register a webhook with a bad URL", HttpStatusCode.BadRequest, () => Admin(HttpMethod.Post, "/api/admin/webhooks",
+            new { url = "ftp://hooks.example.org/x", events = new[] { "subscription.created" } })),
+        new("signup while a webhook waits", HttpStatusCode.Accepted, async () =>
+        {
+            await Execute("UPDATE webhook_endpoints SET paused_until = now() + interval '1 hour'");
+            return Json(HttpMethod.Post, "/api/subscriptions", new { email = "hooked@example.org", consent = true, lists = new[] { "prism-welcome" } });
+        }),
+        new("all webhooks", HttpStatusCode.OK, () => Admin(HttpMethod.Get, "/api/admin/webhooks")),
+        new("a webhook's deliveries", HttpStatusCode.OK, async () => Admin(HttpMethod.Get, $"/api/admin/webhooks/{await WebhookId()}/deliveries?limit=10")),
+        new("an unknown webhook's deliveries", HttpStatusCode.NotFound, () => Admin(HttpMethod.Get, "/api/admin/webhooks/999999/deliveries")),
+        new("deliveries with a limit out of range", HttpStatusCode.BadRequest, async () => Admin(HttpMethod.Get, $"/api/admin/webhooks/{await WebhookId()}/deliveries?limit=0")),
+        new("retry a delivery that is not dead", HttpStatusCode.Conflict, async () =>
+            Admin(HttpMethod.Post, $"/api/admin/webhooks/{await WebhookId()}/deliveries/{await Scalar<long>("SELECT id FROM outbox WHERE kind = 'webhook'")}/retry")),
+        new("retry an unknown delivery", HttpStatusCode.NotFound, async () => Admin(HttpMethod.Post, $"/api/admin/webhooks/{await WebhookId()}/deliveries/999999/retry")),
+        new("stats while mails and a webhook wait", HttpStatusCode.OK, () => Admin(HttpMethod.Get, "/api/admin/stats")),
+        new("retry a dead delivery", HttpStatusCode.Accepted, async () =>
+        {
+            // dead-lettered, and still paused: the retry queues it, nothing is sent
+            var delivery = await Scalar<long>("UPDATE outbox SET dead_at = now() WHERE kind = 'webhook' RETURNING id");
+            return Admin(HttpMethod.Post, $"/api/admin/webhooks/{await WebhookId()}/deliveries/{delivery}/retry");
+        }),
+        new("remove a webhook", HttpStatusCode.NoContent, async () => Admin(HttpMethod.Delete, $"/api/admin/webhooks/{await WebhookId()}")),
+        new("remove an unknown webhook", HttpStatusCode.NotFound, () => Admin(HttpMethod.Delete, "/api/admin/webhooks/999999")),
         new("erasure", HttpStatusCode.NoContent, () => Admin(HttpMethod.Delete, "/api/admin/subscribers/minimal@example.org")),
         new("erasure of what cannot be an address", HttpStatusCode.BadRequest, () => Admin(HttpMethod.Delete, "/api/admin/subscribers/nobody")),
         new("embedded form", HttpStatusCode.OK, () => Page(HttpMethod.Get, "/embed/form?list=prism-full")),
@@ -154,6 +185,8 @@ public class OpenApiConformanceTests(ApiFixture fixture, ITestOutputHelper outpu
         request.Headers.Authorization = new("Bearer", ApiFixture.AdminKey);
         return request;
     }
+
+    Task<long> WebhookId() => Scalar<long>("SELECT id FROM webhook_endpoints");
 
     async Task<string> ConfirmationPath(string email)
     {

@@ -48,10 +48,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     /// <summary>
     /// Sets a hook up: its secret, how many deliveries it refuses first (with <paramref name="status"/>),
-    /// or a mode: "ok", "hang" (never answers), "gone" (410).
+    /// or a mode: "ok", "hang" (never answers), "gone" (410); and how long it takes over each answer.
     /// </summary>
-    public async Task ConfigureAsync(string name, string secret, int failures = 0, int status = 500, string mode = "ok") =>
-        (await _control.PutAsJsonAsync($"control/{name}", new { secret, failures, status, mode })).EnsureSuccessStatusCode();
+    public async Task ConfigureAsync(string name, string secret, int failures = 0, int status = 500, string mode = "ok", TimeSpan delay = default) =>
+        (await _control.PutAsJsonAsync($"control/{name}", new { secret, failures, status, mode, delay = (int)delay.TotalMilliseconds })).EnsureSuccessStatusCode();
 
     public sealed record Received(string? Id, string? Timestamp, bool Verified, string? Error, JsonElement Body, int Answered)
     {

@@ -60,6 +60,43 @@ public sealed class WebhookFaultTests(ApiFixture fixture, ReceiverFixture receiv
     }
 
     [Fact]
+    public async Task Events_that_cannot_be_delivered_yet_do_not_keep_the_workers_polling()
+    {
+        // a failed delivery comes due again 10 to 20 s later; no mail workers beside the webhook ones
+        await using var app = StartApp(null, ("Outbox:RetryBaseDelay", "00:00:20"), ("Outbox:RetryMaxDelay", "00:00:20"), ("Smtp:Host", null));
+        using var admin = Admin(app);
+        await admin.PostAsJsonAsync("/api/admin/lists", new { slug = "second", name = "Second", consentText = "Yes.", consentTextVersion = "1" });
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "behind", events: ["subscription.created"], failures: 1);
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "paused", events: ["subscription.created"]);
+        await Execute("UPDATE webhook_endpoints SET paused_until = now() + interval '1 hour' WHERE url LIKE '%/paused'");
+
+        // two events about one subscriber for each endpoint: "behind" fails the first, and the
+        // second waits behind it; "paused" gets neither until its pause ends
+        using (var client = app.CreateHttpClient())
+        {
+            await client.PostAsJsonAsync("/api/subscriptions", new { email = "waiting@example.org", consent = true, lists = new[] { "news", "second" } });
+        }
+
+        await Receiver.WaitAsync("behind", r => r.Count == 1);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var before = await Scalar<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var perSecond = (await Scalar<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()") - before) / 5.0;
+
+        // four workers waking once an Outbox__PollInterval (1 s here) make about ten; each polling every 10 ms, hundreds
+        Assert.True(perSecond < 50, $"{perSecond:0} transactions a second while nothing could be delivered");
+        Assert.Equal(4, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"));
+        Assert.Single(await Receiver.ReceivedAsync("behind"));
+        app.AssertNoErrorsLogged();
+    }
+
+    async Task Execute(string sql)
+    {
+        await using var connection = await Database.OpenConnectionAsync();
+        await Dapper.SqlMapper.ExecuteAsync(connection, sql);
+    }
+
+    [Fact]
     public async Task Two_instances_deliver_each_event_once()
     {
         await using var first = StartApp();
