@@ -61,8 +61,8 @@ public partial class ConfirmationMailTests(ApiFixture fixture) : ApiTest(fixture
 
     [Theory]
     [InlineData("de", null, "Bitte bestätigen Sie Ihr Abonnement: News")]
-    [InlineData("fr-CA", null, "Confirmez votre abonnement : News")]
-    [InlineData(null, "fr-FR,fr;q=0.9,en;q=0.5", "Confirmez votre abonnement : News")]
+    [InlineData("fr-CA", null, "Confirmez votre abonnement\u00a0: News")] // a no-break space before the colon, as French typography wants
+    [InlineData(null, "fr-FR,fr;q=0.9,en;q=0.5", "Confirmez votre abonnement\u00a0: News")]
     [InlineData(null, "ja,de;q=0.8", "Bitte bestätigen Sie Ihr Abonnement: News")]
     [InlineData("ja", "ko", "Confirm your subscription to News")]
     public async Task The_mail_is_written_in_the_readers_language_when_we_have_it(string? locale, string? acceptLanguage, string subject)

@@ -29,7 +29,7 @@ public sealed class ReminderTests(ApiFixture fixture) : OwnDatabaseTest(fixture)
         Assert.Equal(2, mails.Count);
         var (first, reminder) = (mails.MinBy(m => m.Date)!, mails.MaxBy(m => m.Date)!);
         Assert.Equal("Bitte bestätigen Sie Ihr Abonnement: News", first.Subject);
-        Assert.Equal("Erinnerung: Bitte bestätigen Sie Ihr Abonnement: News", reminder.Subject);
+        Assert.Equal("Erinnerung – bitte bestätigen Sie Ihr Abonnement: News", reminder.Subject);
         Assert.Contains("noch nicht bestätigt", reminder.TextBody);
         var link = ConfirmationMailTests.ConfirmationLink(reminder);
         Assert.NotEqual(ConfirmationMailTests.ConfirmationLink(first), link);

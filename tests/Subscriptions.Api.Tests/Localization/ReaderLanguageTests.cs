@@ -62,7 +62,7 @@ public class ReaderLanguageTests(ApiFixture fixture) : ApiTest(fixture)
 
     [Theory]
     [InlineData("it", "Controlla la tua casella di posta")]
-    [InlineData("pt-BR", "Confira sua caixa de entrada")]
+    [InlineData("pt-BR", "Verifique a sua caixa de entrada")]
     [InlineData("pl", "Sprawdź swoją skrzynkę")]
     public async Task Hosted_pages_speak_the_new_languages(string acceptLanguage, string heading)
     {
