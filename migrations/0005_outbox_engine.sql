@@ -41,9 +41,6 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox (due_at) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL;
 CREATE INDEX outbox_webhook_due ON outbox (due_at) WHERE kind = 'webhook' AND sent_at IS NULL AND dead_at IS NULL;
 
--- The rows a claim still holds: renewing a batch's lease and handing back its untried rows.
-CREATE INDEX outbox_claimed ON outbox (claim) WHERE claim IS NOT NULL;
-
 -- The head of each (endpoint, subscriber) queue is found through this.
 CREATE INDEX outbox_webhook_queue ON outbox (webhook_endpoint_id, ordering_key, id)
     WHERE kind = 'webhook' AND sent_at IS NULL AND dead_at IS NULL;
@@ -61,16 +58,19 @@ ALTER TABLE lists ADD COLUMN welcome boolean NOT NULL DEFAULT false;
 
 -- Every change the ledger records about a subscription becomes a webhook event for each endpoint
 -- that asked for it, in the same transaction as the change: no handler can forget one. The
--- payload is fixed now, so a receiver learns the state the event produced.
-CREATE FUNCTION queue_webhook_events() RETURNS trigger LANGUAGE plpgsql AS $$
+-- payload is fixed now, so a receiver learns the state the event produced. A row trigger whose
+-- WHEN clause picks the events that matter: the ledger rows the outbox itself writes (mails
+-- sent) never call the function (a statement trigger ran for each of them: 2.5 ms a delivery).
+-- AFTER row triggers fire at the end of the statement, so they see everything it changed.
+CREATE FUNCTION queue_webhook_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM webhook_endpoints WHERE disabled_at IS NULL) THEN
-        RETURN NULL;
+        RETURN NULL; -- the common case, on every signup: nobody listens
     END IF;
 
     INSERT INTO outbox (kind, webhook_endpoint_id, ordering_key, payload, created_at, due_at)
     SELECT 'webhook', w.id, s.id,
-           jsonb_build_object('type', t.type, 'timestamp', e.occurred_at, 'data', jsonb_build_object(
+           jsonb_build_object('type', t.type, 'timestamp', NEW.occurred_at, 'data', jsonb_build_object(
                'email', s.email_as_typed,
                'name', s.name,
                'locale', s.locale,
@@ -81,23 +81,23 @@ BEGIN
                'consent', jsonb_build_object(
                    'at', sub.consent_at, 'ip', host(sub.consent_ip), 'userAgent', sub.consent_user_agent,
                    'source', sub.consent_source, 'textVersion', sub.consent_text_version))),
-           e.occurred_at, e.occurred_at
-    FROM new_events e
-    CROSS JOIN LATERAL (SELECT CASE e.type
-        WHEN 'signup' THEN 'subscription.created'
-        WHEN 'confirmed' THEN 'subscription.confirmed'
-        WHEN 'unsubscribed' THEN 'subscription.unsubscribed' END AS type) t
-    JOIN subscriptions sub ON sub.id = e.subscription_id
+           NEW.occurred_at, NEW.occurred_at
+    FROM (SELECT CASE NEW.type
+              WHEN 'signup' THEN 'subscription.created'
+              WHEN 'confirmed' THEN 'subscription.confirmed'
+              WHEN 'unsubscribed' THEN 'subscription.unsubscribed' END AS type) t
+    JOIN subscriptions sub ON sub.id = NEW.subscription_id
     JOIN subscribers s ON s.id = sub.subscriber_id
-    JOIN lists l ON l.id = e.list_id
+    JOIN lists l ON l.id = NEW.list_id
     JOIN webhook_endpoints w ON w.disabled_at IS NULL AND t.type = ANY (w.events)
                             AND (cardinality(w.lists) = 0 OR l.slug = ANY (w.lists))
     -- a repeat signup of a confirmed address changes nothing, so it tells nobody
-    WHERE t.type IS NOT NULL AND NOT (e.type = 'signup' AND sub.status <> 'pending')
-    ORDER BY e.id, w.id;
+    WHERE NOT (NEW.type = 'signup' AND sub.status <> 'pending')
+    ORDER BY w.id;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER subscription_events_webhooks AFTER INSERT ON subscription_events
-    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION queue_webhook_events();
+    FOR EACH ROW WHEN (NEW.type IN ('signup', 'confirmed', 'unsubscribed') AND NEW.subscription_id IS NOT NULL)
+    EXECUTE FUNCTION queue_webhook_event();

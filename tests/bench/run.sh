@@ -167,9 +167,9 @@ until curl -sf "http://127.0.0.1:$HOOK_PORT/count" >/dev/null; do sleep 0.05; do
 HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 BASELINE_HPS=$(dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET")
 "${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, webhook_endpoints CASCADE"
-Smtp__Host= Outbox__PollInterval=00:00:00.1 start_service 00:00:00
 "${PSQL[@]}" bench -c "INSERT INTO webhook_endpoints (url, secret, events, created_at)
     VALUES ('http://127.0.0.1:$HOOK_PORT/hooks', '$HOOK_SECRET', '{subscription.created}', now())"
+Smtp__Host= Outbox__PollInterval=00:00:00.1 start_service 00:00:00
 begin=$(date +%s%N)
 # events of 10,000 subscribers, as the signup trigger writes them
 "${PSQL[@]}" bench <<SQL

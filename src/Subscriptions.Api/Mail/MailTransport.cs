@@ -36,6 +36,8 @@ public sealed class MailTransport(
 
     public int Workers => outboxOptions.Value.SmtpConnections;
 
+    public int Concurrency => 1; // one SMTP connection per worker, one message at a time
+
     public async Task<List<ClaimedMail>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
         int batchSize, CancellationToken cancellationToken) =>
         [.. await connection.QueryAsync<ClaimedMail>(new CommandDefinition(OutboxSql.ClaimMail,

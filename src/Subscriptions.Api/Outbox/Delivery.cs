@@ -43,6 +43,13 @@ public interface IOutboxTransport<TRow> where TRow : IClaimedRow
 
     int Workers { get; }
 
+    /// <summary>
+    /// Deliveries a worker makes side by side (its sender must allow that). Each group is begun
+    /// and recorded in one round trip, so a crash re-sends at most one group: an SMTP connection
+    /// sends one message at a time; HTTP deliveries can go several at once.
+    /// </summary>
+    int Concurrency { get; }
+
     /// <summary>Claims up to <paramref name="batchSize"/> due rows for <paramref name="claim"/> until <paramref name="leaseUntil"/>.</summary>
     Task<List<TRow>> ClaimAsync(Npgsql.NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
         int batchSize, CancellationToken cancellationToken);

@@ -20,8 +20,8 @@ public static class OutboxExtensions
         services.AddOptions<OutboxOptions>()
             .BindConfiguration(OutboxOptions.Section)
             .Validate(o => o.BatchSize is > 0 and <= 1000, "Outbox__BatchSize must be between 1 and 1000.")
-            .Validate(o => o.SmtpConnections is > 0 and <= 16 && o.WebhookWorkers is > 0 and <= 64,
-                "Outbox__SmtpConnections must be between 1 and 16, Outbox__WebhookWorkers between 1 and 64.")
+            .Validate(o => o.SmtpConnections is > 0 and <= 16 && o.WebhookWorkers is > 0 and <= 64 && o.WebhookConcurrency is > 0 and <= 64,
+                "Outbox__SmtpConnections must be between 1 and 16, Outbox__WebhookWorkers and Outbox__WebhookConcurrency between 1 and 64.")
             .Validate(o => o.MaxAttempts > 0, "Outbox__MaxAttempts must be at least 1.")
             .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
                 && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,

@@ -13,8 +13,11 @@ public sealed class OutboxOptions
     /// </summary>
     public int SmtpConnections { get; set; } = 4;
 
-    /// <summary>Webhook deliveries in flight side by side, each worker with its own batches.</summary>
+    /// <summary>Webhook workers side by side, each with its own batches.</summary>
     public int WebhookWorkers { get; set; } = 4;
+
+    /// <summary>Deliveries each webhook worker has in flight at once (a crash re-sends at most these).</summary>
+    public int WebhookConcurrency { get; set; } = 8;
 
     /// <summary>Attempts before a row is dead-lettered.</summary>
     public int MaxAttempts { get; set; } = 10;

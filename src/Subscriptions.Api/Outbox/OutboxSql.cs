@@ -72,67 +72,75 @@ public static class OutboxSql
         """;
 
     /// <summary>
-    /// One round trip per delivery: records the outcome of the previous row (if any) and starts the
-    /// next (if any) — renewing its lease, counting the attempt — provided the claim still holds it.
-    /// A sent mail goes into the ledger as '{kind}_sent'.
+    /// One round trip per group of deliveries: records the outcomes of the previous group and
+    /// starts the next — renewing each row's lease, counting the attempt — for the rows the claim
+    /// still holds. A sent mail goes into the ledger as '{kind}_sent'.
     /// </summary>
     const string RecordAndBeginSql = """
-        WITH recorded AS (
+        WITH outcome AS (
+            SELECT * FROM unnest(@recordIds, @results, @errors, @retryAts) AS o(id, result, error, retry_at)
+        ),
+        recorded AS (
             UPDATE outbox SET
-                sent_at = CASE WHEN @result = 'Sent' THEN @now END,
-                dead_at = CASE WHEN @result = 'Dead' THEN @now END,
-                due_at = CASE WHEN @result = 'Retry' THEN @retryAt ELSE due_at END,
-                last_error = coalesce(@error, last_error),
+                sent_at = CASE WHEN o.result = 'Sent' THEN @now END,
+                dead_at = CASE WHEN o.result = 'Dead' THEN @now END,
+                due_at = CASE WHEN o.result = 'Retry' THEN o.retry_at ELSE outbox.due_at END,
+                last_error = coalesce(o.error, outbox.last_error),
                 locked_until = NULL,
                 claim = NULL
-            WHERE id = @recordId AND claim = @claim
-            RETURNING subscription_id, kind
+            FROM outcome o
+            WHERE outbox.id = o.id AND outbox.claim = @claim
+            RETURNING outbox.subscription_id, outbox.kind, o.result
         ),
         ledger AS (
             INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
             SELECT r.subscription_id, s.list_id, r.kind || '_sent', @now
             FROM recorded r JOIN subscriptions s ON s.id = r.subscription_id
-            WHERE @result = 'Sent' AND r.kind <> 'webhook'
+            WHERE r.result = 'Sent' AND r.kind <> 'webhook'
         ),
         begun AS (
             UPDATE outbox SET locked_until = @leaseUntil, attempts = attempts + 1
-            WHERE id = @beginId AND claim = @claim AND sent_at IS NULL AND dead_at IS NULL
-            RETURNING attempts
+            WHERE id = ANY (@beginIds) AND claim = @claim AND sent_at IS NULL AND dead_at IS NULL
+            RETURNING id, attempts
         ),
         released AS (
             UPDATE outbox SET locked_until = NULL, claim = NULL
-            WHERE @release AND claim = @claim AND id IS DISTINCT FROM @recordId
+            WHERE id = ANY (@releaseIds) AND claim = @claim
         )
-        SELECT attempts FROM begun
+        SELECT id AS OutboxId, attempts AS Attempts FROM begun
         """;
 
     /// <summary>The outcome of one delivery, to be recorded.</summary>
     public readonly record struct Outcome(long OutboxId, Delivery Delivery, DateTimeOffset RetryAt);
 
     /// <summary>
-    /// Records <paramref name="previous"/>, then begins <paramref name="nextId"/>: its attempt
-    /// number, or null when the claim no longer holds it. With <paramref name="release"/> every
-    /// other row of the claim goes back to the queue as it was (due, its attempts unchanged).
+    /// Records <paramref name="previous"/>, then begins <paramref name="nextIds"/>: the attempt
+    /// number of each row the claim still holds (a row it lost is missing). The rows of
+    /// <paramref name="releaseIds"/> the claim still holds go back to the queue as they were (due,
+    /// their attempts unchanged). Rows are named by id, never found by their claim: the claim
+    /// column stays out of every index, so that claiming a row is an update PostgreSQL can make
+    /// in place (HOT).
     /// </summary>
-    public static Task<int?> RecordAndBeginAsync(
-        NpgsqlConnection connection, Guid claim, Outcome? previous, long? nextId, DateTimeOffset now, DateTimeOffset leaseUntil,
-        bool release = false) =>
-        connection.QuerySingleOrDefaultAsync<int?>(RecordAndBeginSql, new
+    public static async Task<Dictionary<long, int>> RecordAndBeginAsync(
+        NpgsqlConnection connection, Guid claim, IReadOnlyList<Outcome> previous, IReadOnlyList<long> nextIds, DateTimeOffset now,
+        DateTimeOffset leaseUntil, IReadOnlyList<long>? releaseIds = null) =>
+        (await connection.QueryAsync<(long OutboxId, int Attempts)>(RecordAndBeginSql, new
         {
             claim,
-            recordId = previous?.OutboxId,
-            result = previous?.Delivery.Result.ToString(),
-            error = previous?.Delivery.Error,
-            retryAt = previous?.RetryAt,
-            beginId = nextId,
+            recordIds = previous.Select(o => o.OutboxId).ToArray(),
+            results = previous.Select(o => o.Delivery.Result.ToString()).ToArray(),
+            errors = previous.Select(o => o.Delivery.Error).ToArray(),
+            retryAts = previous.Select(o => o.RetryAt).ToArray(),
+            beginIds = nextIds.ToArray(),
             now,
             leaseUntil,
-            release,
-        });
+            releaseIds = (releaseIds ?? []).ToArray(),
+        })).ToDictionary(b => b.OutboxId, b => b.Attempts);
 
-    /// <summary>Extends the lease of every row the claim still holds.</summary>
-    public static Task RenewAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset leaseUntil) =>
-        connection.ExecuteAsync("UPDATE outbox SET locked_until = @leaseUntil WHERE claim = @claim", new { claim, leaseUntil });
+    /// <summary>Extends the lease of the rows the claim still holds among <paramref name="ids"/>.</summary>
+    public static Task RenewAsync(NpgsqlConnection connection, Guid claim, IReadOnlyList<long> ids, DateTimeOffset leaseUntil) =>
+        connection.ExecuteAsync("UPDATE outbox SET locked_until = @leaseUntil WHERE id = ANY (@ids) AND claim = @claim",
+            new { claim, ids = ids.ToArray(), leaseUntil });
 
     public sealed record KindDepth(string Kind, long Waiting, DateTime? OldestCreatedAt, DateTime? NextDueAt);
 

@@ -6,12 +6,13 @@ namespace Subscriptions.Api.Outbox;
 
 /// <summary>
 /// One worker of a transport: claims a batch of due rows (FOR UPDATE SKIP LOCKED, with a lease
-/// and a claim id), delivers them one by one, and records each outcome as it happens — in the
-/// same round trip that starts the next delivery, so a crash re-sends at most the one in flight.
-/// Before each delivery the claim is checked and the row's lease renewed; the batch's lease is
-/// renewed when half of it has passed. A row the claim lost (another worker took it over after
-/// the lease ran out) is skipped, never delivered twice. A failure of the transport itself hands
-/// the rest of the batch back at once, untried.
+/// and a claim id), delivers them in groups of the transport's concurrency (one mail at a time
+/// over SMTP, several webhooks at once), and records each group's outcomes as they happen — in
+/// the same round trip that starts the next group, so a crash re-sends at most the group in
+/// flight. Before each group the claim is checked and its rows' leases renewed; the batch's
+/// lease is renewed when half of it has passed. A row the claim lost (another worker took it
+/// over after the lease ran out) is skipped, never delivered twice. A failure of the transport
+/// itself hands the rest of the batch back at once, untried.
 /// </summary>
 public sealed partial class OutboxWorker<TRow>(
     IOutboxTransport<TRow> transport,
@@ -94,13 +95,13 @@ public sealed partial class OutboxWorker<TRow>(
         }
 
         var renewedAt = claimedAt;
-        OutboxSql.Outcome? previous = null;
+        List<OutboxSql.Outcome> previous = [];
         var transportFailed = false;
         try
         {
             // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
             await sender.PrepareAsync(batch, stoppingToken);
-            foreach (var row in batch)
+            foreach (var group in batch.Chunk(transport.Concurrency))
             {
                 if (stoppingToken.IsCancellationRequested || transportFailed)
                 {
@@ -108,33 +109,33 @@ public sealed partial class OutboxWorker<TRow>(
                 }
 
                 var now = clock.GetUtcNow();
-                int? attempts;
+                Dictionary<long, int> begun;
                 await using (var connection = await dataSource.OpenConnectionAsync(CancellationToken.None))
                 {
                     if (now - renewedAt > options.Lease / 2)
                     {
-                        await OutboxSql.RenewAsync(connection, claim, now + options.Lease);
+                        await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + options.Lease);
                         renewedAt = now;
                     }
 
-                    attempts = await OutboxSql.RecordAndBeginAsync(connection, claim, previous, row.OutboxId, now, now + options.Lease);
+                    begun = await OutboxSql.RecordAndBeginAsync(connection, claim, previous, [.. group.Select(r => r.OutboxId)], now, now + options.Lease);
                 }
 
-                previous = null;
-                if (attempts is not { } attempt)
+                // a row missing from begun was taken over by another worker after our lease ran out: theirs now
+                previous = [.. await Task.WhenAll(group.Where(r => begun.ContainsKey(r.OutboxId)).Select(async row =>
                 {
-                    continue; // taken over by another worker after our lease ran out: theirs now
-                }
-
-                var delivery = await DeliverWithinLeaseAsync(sender, row, attempt, now + options.Lease, stoppingToken);
-                previous = new(row.OutboxId, delivery, delivery.Error is null ? clock.GetUtcNow() : clock.GetUtcNow() + Backoff.After(attempt, options));
-                transportFailed = delivery.GiveUpBatch && delivery.Error is not null;
-                Count(delivery, attempt);
+                    var attempt = begun[row.OutboxId];
+                    var delivery = await DeliverWithinLeaseAsync(sender, row, attempt, now + options.Lease, stoppingToken);
+                    Count(delivery, attempt);
+                    return new OutboxSql.Outcome(row.OutboxId, delivery,
+                        delivery.Error is null ? clock.GetUtcNow() : clock.GetUtcNow() + Backoff.After(attempt, options));
+                }))];
+                transportFailed = previous.Any(o => o.Delivery.GiveUpBatch && o.Delivery.Error is not null);
             }
         }
         finally
         {
-            await FinishAsync(claim, previous);
+            await FinishAsync(claim, previous, [.. batch.Select(r => r.OutboxId)]);
         }
 
         return new(batch.Count, transportFailed);
@@ -145,7 +146,7 @@ public sealed partial class OutboxWorker<TRow>(
     /// while shutting down, and retried while the database is away (restarting, say) for as long
     /// as the claim's lease lasts: an unrecorded delivery would be made again by the next owner.
     /// </summary>
-    async Task FinishAsync(Guid claim, OutboxSql.Outcome? last)
+    async Task FinishAsync(Guid claim, IReadOnlyList<OutboxSql.Outcome> last, IReadOnlyList<long> batch)
     {
         var giveUpAt = clock.GetUtcNow() + options.Lease;
         while (true)
@@ -153,7 +154,9 @@ public sealed partial class OutboxWorker<TRow>(
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
-                await OutboxSql.RecordAndBeginAsync(connection, claim, last, null, clock.GetUtcNow(), clock.GetUtcNow(), release: true);
+                var recorded = last.Select(o => o.OutboxId).ToHashSet();
+                await OutboxSql.RecordAndBeginAsync(connection, claim, last, [], clock.GetUtcNow(), clock.GetUtcNow(),
+                    releaseIds: [.. batch.Where(id => !recorded.Contains(id))]);
                 return;
             }
             catch (NpgsqlException) when (clock.GetUtcNow() < giveUpAt)

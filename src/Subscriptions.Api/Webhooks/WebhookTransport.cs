@@ -31,6 +31,8 @@ public sealed class WebhookTransport(
 
     public int Workers => outboxOptions.Value.WebhookWorkers;
 
+    public int Concurrency => outboxOptions.Value.WebhookConcurrency;
+
     public async Task<List<ClaimedWebhook>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
         int batchSize, CancellationToken cancellationToken)
     {
