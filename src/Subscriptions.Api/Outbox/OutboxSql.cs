@@ -52,11 +52,13 @@ public static class OutboxSql
             WHERE o.kind = 'webhook' AND o.sent_at IS NULL AND o.dead_at IS NULL AND o.due_at <= @now
               AND (o.locked_until IS NULL OR o.locked_until < @now)
               AND w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= @now)
-              AND NOT EXISTS (
-                  SELECT FROM outbox earlier
-                  WHERE earlier.kind = 'webhook' AND earlier.webhook_endpoint_id = o.webhook_endpoint_id
-                    AND earlier.ordering_key = o.ordering_key AND earlier.id < o.id
-                    AND earlier.sent_at IS NULL AND earlier.dead_at IS NULL)
+              -- the oldest waiting event of its (endpoint, subscriber) queue: the first entry of the
+              -- pair in outbox_webhook_queue (on a table never analyzed, the planner reads the whole
+              -- due index instead, for each candidate: 0.5 s a claim with 10,000 waiting)
+              AND o.id = (
+                  SELECT min(head.id) FROM outbox head
+                  WHERE head.kind = 'webhook' AND head.webhook_endpoint_id = o.webhook_endpoint_id
+                    AND head.ordering_key = o.ordering_key AND head.sent_at IS NULL AND head.dead_at IS NULL)
             ORDER BY o.due_at
             LIMIT @batchSize
             FOR UPDATE OF o SKIP LOCKED
@@ -156,11 +158,10 @@ public static class OutboxSql
         [.. await connection.QueryAsync<KindDepth>(new CommandDefinition("""
             SELECT o.kind AS Kind, count(*) AS Waiting, min(o.created_at) AS OldestCreatedAt,
                    min(greatest(o.due_at, o.locked_until, w.paused_until)) FILTER (
-                       WHERE w.disabled_at IS NULL AND (o.kind <> 'webhook' OR NOT EXISTS (
-                           SELECT FROM outbox earlier
-                           WHERE earlier.kind = 'webhook' AND earlier.webhook_endpoint_id = o.webhook_endpoint_id
-                             AND earlier.ordering_key = o.ordering_key AND earlier.id < o.id
-                             AND earlier.sent_at IS NULL AND earlier.dead_at IS NULL))) AS NextDueAt
+                       WHERE w.disabled_at IS NULL AND (o.kind <> 'webhook' OR o.id = (
+                           SELECT min(head.id) FROM outbox head
+                           WHERE head.kind = 'webhook' AND head.webhook_endpoint_id = o.webhook_endpoint_id
+                             AND head.ordering_key = o.ordering_key AND head.sent_at IS NULL AND head.dead_at IS NULL))) AS NextDueAt
             FROM outbox o LEFT JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
             WHERE o.sent_at IS NULL AND o.dead_at IS NULL
             GROUP BY o.kind
