@@ -129,8 +129,19 @@ public abstract class ApiTest(ApiFixture fixture) : IAsyncLifetime
 
     protected async Task Execute(string sql, object? parameters = null)
     {
-        await using var connection = await Database.OpenConnectionAsync();
-        await connection.ExecuteAsync(sql, parameters);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await Database.OpenConnectionAsync();
+                await connection.ExecuteAsync(sql, parameters);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                // the service's outbox workers held rows a TRUNCATE or UPDATE of the test needed: try again
+            }
+        }
     }
 
     public async Task InitializeAsync()
