@@ -114,4 +114,33 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
         Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
     }
+
+    [Theory]
+    [InlineData("consentText", "\"I agree.\\u0000\"")]
+    [InlineData("consentText", "\"I agree.\\u0007\"")]
+    [InlineData("allowedOrigins", "[null]")]
+    [InlineData("allowedOrigins", "[\"https://news.example\", null]")]
+    public async Task A_value_PostgreSQL_cannot_store_or_a_null_origin_is_400_on_create_and_replace(string field, string json)
+    {
+        using var admin = AdminClient();
+        var body = $$"""{"name":"Sport","consentText":"I agree.","consentTextVersion":"v1","{{field}}":{{json}}}""";
+
+        var created = await admin.PostAsync("/api/admin/lists", new StringContent(body.Insert(1, "\"slug\":\"sport\","), System.Text.Encoding.UTF8, "application/json"));
+        var replaced = await admin.PutAsync("/api/admin/lists/news", new StringContent(body.Replace("v1", "v2", StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, created.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, replaced.StatusCode);
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+    }
+
+    [Fact]
+    public async Task A_consent_text_keeps_its_line_breaks()
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsJsonAsync("/api/admin/lists",
+            new { slug = "sport", name = "Sport", consentText = "I agree.\r\nAnd\tmore.", consentTextVersion = "v1" });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
 }
