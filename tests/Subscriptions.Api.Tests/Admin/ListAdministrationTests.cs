@@ -143,4 +143,23 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
     }
+
+    [Theory]
+    [InlineData("application/json; charset=x-no-such-charset", "utf-8")]
+    [InlineData("application/json; charset=utf-7", "utf-8")]
+    [InlineData("application/json; charset=windows-1252", "utf-8")]
+    [InlineData("application/json; charset=utf-16", "utf-16")]
+    public async Task A_body_in_a_charset_other_than_utf8_is_415_not_transcoded_or_a_500(string contentType, string encoding)
+    {
+        using var admin = AdminClient();
+        var body = System.Text.Encoding.GetEncoding(encoding).GetBytes("""{"slug":"sport","name":"Sport","consentText":"I agree.","consentTextVersion":"v1"}""");
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var created = await admin.PostAsync("/api/admin/lists", content);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, created.StatusCode);
+        Assert.Equal("application/problem+json", created.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+    }
 }
