@@ -83,11 +83,13 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         {
             return Fail(ex.StatusCode, "Bad request", ex.Message);
         }
-        catch (IOException) when (!isJson)
+        catch (IOException)
         {
             // The multipart reader's "Unexpected end of Stream": the body ended before the
-            // boundary the header announced (a wrong boundary, an unterminated part).
-            return MalformedForm();
+            // boundary the header announced (a wrong boundary, an unterminated part). And
+            // Kestrel's "Bad chunk size data" for a chunk size that overflows, which it throws
+            // as a plain IOException rather than a BadHttpRequestException.
+            return isJson ? Fail(StatusCodes.Status400BadRequest, "Malformed body", "The request body could not be read.") : MalformedForm();
         }
     }
 
