@@ -69,6 +69,7 @@ app.UseCors();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseUtf8Bodies();
 
 app.MapHealth();
 app.MapObservability();

@@ -6,6 +6,7 @@ using System.Text.Encodings.Web;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Admin;
 
@@ -30,7 +31,9 @@ public sealed class AdminOptions
 /// <summary>
 /// "Authorization: Bearer &lt;key&gt;" against the configured admin keys. Keys are compared as
 /// SHA-256 digests with a fixed-time comparison, so neither content nor length leaks through
-/// timing. Failed attempts (missing or wrong key) are counted per client IP.
+/// timing. Failed attempts (missing or wrong key) are counted per client: its IPv4 address, or
+/// the /64 its IPv6 address is in, as the rate limits count them (a guesser with a /64 would
+/// otherwise get 2^64 allowances).
 /// </summary>
 public sealed class AdminKeyHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
@@ -48,7 +51,7 @@ public sealed class AdminKeyHandler(
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var client = Context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var client = RateLimiting.Partition(Context.Connection.RemoteIpAddress);
         if (failures.IsExhausted(client))
         {
             _throttled = true;
@@ -98,7 +101,7 @@ public sealed class AdminKeyHandler(
     }).AsTask();
 }
 
-/// <summary>Counts failed admin authentications per client IP in fixed one-minute windows.</summary>
+/// <summary>Counts failed admin authentications per client (<see cref="RateLimiting.Partition"/>) in fixed one-minute windows.</summary>
 public sealed class AdminFailureLimiter(IOptions<AdminOptions> options) : IDisposable
 {
     readonly PartitionedRateLimiter<IPAddress> _limiter = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client =>

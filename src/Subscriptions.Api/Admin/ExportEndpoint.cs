@@ -7,6 +7,7 @@ using CsvHelper;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Signup;
 using Subscriptions.Api.Unsubscribe;
 
 namespace Subscriptions.Api.Admin;
@@ -59,6 +60,11 @@ public static class ExportEndpoint
         if (format is not ("csv" or "ndjson"))
         {
             errors["format"] = ["format is csv or ndjson."];
+        }
+
+        if (list is not null && !SignupValidator.IsListSlug(list))
+        {
+            errors["list"] = ["list is a list slug: lower-case letters, digits and hyphens."];
         }
 
         if (status is not null && !Statuses.Contains(status))

@@ -230,13 +230,16 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
 
         RuleFor(x => x.AllowedOrigins)
             .Must(o => o!.Length <= 50).WithMessage("At most 50 allowed origins.")
-            .Must(o => o!.All(IsOrigin)).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
+            .Must(o => o!.All(origin => origin is not null && IsOrigin(origin))).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
             .When(x => x.AllowedOrigins is not null)
             .OverridePropertyName("allowedOrigins");
 
         RuleFor(x => x.ConsentText)
             .NotEmpty().WithMessage("Give the consent text the signup form shows.")
             .MaximumLength(2000).WithMessage("The consent text is at most 2000 characters.")
+            // line breaks are the editor's; other control characters are no text (and PostgreSQL refuses NUL)
+            .Must(t => SignupValidator.IsPlainText(t.Replace('\r', ' ').Replace('\n', ' ').Replace('\t', ' ')))
+            .WithMessage("The consent text is text: line breaks and tabs, but no other control characters.")
             .OverridePropertyName("consentText");
 
         RuleFor(x => x.ConsentTextVersion)

@@ -7,6 +7,7 @@ using Npgsql;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
+using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Embed;
 
@@ -63,6 +64,12 @@ public static class EmbedEndpoints
         string? list, HttpRequest request, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
         CancellationToken cancellationToken)
     {
+        // a value that cannot be a slug is no list (and PostgreSQL refuses a NUL in text)
+        if (list is not null && !SignupValidator.IsListSlug(list))
+        {
+            return TypedResults.NotFound();
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var target = await connection.QuerySingleOrDefaultAsync<EmbeddedList>(new CommandDefinition("""
             SELECT slug AS Slug, name AS Name, consent_text AS ConsentText, allowed_origins AS AllowedOrigins

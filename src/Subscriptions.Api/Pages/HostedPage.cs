@@ -3,6 +3,7 @@ using Dapper;
 using Npgsql;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Pages;
 
@@ -50,7 +51,8 @@ public static class HostedPage
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var name = list is null ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+        // a value that cannot be a slug names no list, and is not sent to PostgreSQL (which refuses a NUL in text)
+        var name = list is null || !SignupValidator.IsListSlug(list) ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
         var text = PageText.For(request);
         var (title, sentence) = words(text);

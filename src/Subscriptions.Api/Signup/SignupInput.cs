@@ -1,8 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Primitives;
-using Microsoft.Net.Http.Headers;
+using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Signup;
 
@@ -55,10 +54,11 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
                 "Send application/json or application/x-www-form-urlencoded.");
         }
 
-        if (DeclaresOtherCharset(request))
+        // Read as UTF-8 whatever they say: JSON always, forms because no browser and no embed of ours
+        // declares a charset (the framework's form reader would decode one).
+        if (Utf8Bodies.DeclaresOtherCharset(request))
         {
-            return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported charset",
-                "Send the body as UTF-8: charset=utf-8, or no charset at all.");
+            return Fail(StatusCodes.Status415UnsupportedMediaType, Utf8Bodies.Title, Utf8Bodies.Detail);
         }
 
         try
@@ -83,24 +83,15 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         {
             return Fail(ex.StatusCode, "Bad request", ex.Message);
         }
-        catch (IOException) when (!isJson)
+        catch (IOException)
         {
             // The multipart reader's "Unexpected end of Stream": the body ended before the
-            // boundary the header announced (a wrong boundary, an unterminated part).
-            return MalformedForm();
+            // boundary the header announced (a wrong boundary, an unterminated part). And
+            // Kestrel's "Bad chunk size data" for a chunk size that overflows, which it throws
+            // as a plain IOException rather than a BadHttpRequestException.
+            return isJson ? Fail(StatusCodes.Status400BadRequest, "Malformed body", "The request body could not be read.") : MalformedForm();
         }
     }
-
-    /// <summary>
-    /// Bodies are read as UTF-8 whatever they say: JSON always, and forms because we refuse the
-    /// rest here (the framework's form reader would decode a declared charset, but no browser
-    /// and no embed of ours declares one). A body that says it is something else is refused
-    /// rather than guessed at: "UTF-16" over UTF-8 bytes was once stored as sent.
-    /// </summary>
-    static bool DeclaresOtherCharset(HttpRequest request) =>
-        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
-        && !StringSegment.IsNullOrEmpty(type.Charset)
-        && !HeaderUtilities.RemoveQuotes(type.Charset).Equals("utf-8", StringComparison.OrdinalIgnoreCase);
 
     static SignupBody MalformedForm() =>
         Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");

@@ -15,7 +15,8 @@ public static class WebhookAddressPolicy
     /// <summary>Why the URL is refused, or null.</summary>
     public static string? Refusal(string? url, bool allowPrivateNetworks)
     {
-        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        // Uri takes control characters (a NUL) that PostgreSQL then refuses to store
+        if (string.IsNullOrWhiteSpace(url) || url.Length > MaxUrlLength || url.Any(char.IsControl) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             return $"Give an absolute https URL of at most {MaxUrlLength} characters.";
         }

@@ -92,6 +92,35 @@ public class AdminAuthenticationTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task Failures_are_counted_per_64_for_an_ipv6_client_behind_a_trusted_proxy()
+    {
+        await using var app = Fixture.StartApp(("Subscriptions:TrustedProxies:0", "127.0.0.1"), ("Admin:FailedAttemptsPerMinute", "2"));
+        using var client = app.CreateHttpClient();
+
+        async Task<HttpStatusCode> StatsFrom(string address, string? key = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/stats");
+            request.Headers.Add("X-Forwarded-For", address);
+            if (key is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+
+            return (await client.SendAsync(request)).StatusCode;
+        }
+
+        // a guesser that takes a new address in its /64 for every attempt is still one client
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatsFrom("2001:db8:1:2::1"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatsFrom("2001:db8:1:2:a:b:c:d", "wrong-key-wrong-key-wrong"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatsFrom("2001:db8:1:2:ffff::1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StatsFrom("2001:db8:1:2::2", ApiFixture.AdminKey));
+
+        // the next /64 is another client
+        Assert.Equal(HttpStatusCode.OK, await StatsFrom("2001:db8:1:3::1", ApiFixture.AdminKey));
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task A_short_admin_key_stops_the_process_at_start()
     {
         var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()

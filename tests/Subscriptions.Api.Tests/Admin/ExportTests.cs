@@ -132,4 +132,18 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("unsubscribed", Assert.Single(await ExportCsv())["status"]);
     }
+
+    [Theory]
+    [InlineData("news%00")]
+    [InlineData("NEWS")]
+    [InlineData("%27%20OR%201%3D1")]
+    public async Task A_list_filter_that_cannot_be_a_slug_is_400(string list)
+    {
+        using var admin = AdminClient();
+
+        var response = await admin.GetAsync($"/api/admin/export?list={list}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
 }

@@ -114,4 +114,52 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
         Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
     }
+
+    [Theory]
+    [InlineData("consentText", "\"I agree.\\u0000\"")]
+    [InlineData("consentText", "\"I agree.\\u0007\"")]
+    [InlineData("allowedOrigins", "[null]")]
+    [InlineData("allowedOrigins", "[\"https://news.example\", null]")]
+    public async Task A_value_PostgreSQL_cannot_store_or_a_null_origin_is_400_on_create_and_replace(string field, string json)
+    {
+        using var admin = AdminClient();
+        var body = $$"""{"name":"Sport","consentText":"I agree.","consentTextVersion":"v1","{{field}}":{{json}}}""";
+
+        var created = await admin.PostAsync("/api/admin/lists", new StringContent(body.Insert(1, "\"slug\":\"sport\","), System.Text.Encoding.UTF8, "application/json"));
+        var replaced = await admin.PutAsync("/api/admin/lists/news", new StringContent(body.Replace("v1", "v2", StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, created.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, replaced.StatusCode);
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+    }
+
+    [Fact]
+    public async Task A_consent_text_keeps_its_line_breaks()
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsJsonAsync("/api/admin/lists",
+            new { slug = "sport", name = "Sport", consentText = "I agree.\r\nAnd\tmore.", consentTextVersion = "v1" });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=x-no-such-charset", "utf-8")]
+    [InlineData("application/json; charset=utf-7", "utf-8")]
+    [InlineData("application/json; charset=windows-1252", "utf-8")]
+    [InlineData("application/json; charset=utf-16", "utf-16")]
+    public async Task A_body_in_a_charset_other_than_utf8_is_415_not_transcoded_or_a_500(string contentType, string encoding)
+    {
+        using var admin = AdminClient();
+        var body = System.Text.Encoding.GetEncoding(encoding).GetBytes("""{"slug":"sport","name":"Sport","consentText":"I agree.","consentTextVersion":"v1"}""");
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        var created = await admin.PostAsync("/api/admin/lists", content);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, created.StatusCode);
+        Assert.Equal("application/problem+json", created.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+    }
 }

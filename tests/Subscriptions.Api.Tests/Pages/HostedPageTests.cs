@@ -48,4 +48,30 @@ public class HostedPageTests(ApiFixture fixture) : ApiTest(fixture)
     {
         Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/embed/form?list=nope")).StatusCode);
     }
+
+    [Theory]
+    [InlineData("/signup/thank-you?list=%00")]
+    [InlineData("/signup/thank-you?list=news%00")]
+    [InlineData("/signup/confirmed?list=news%00")]
+    [InlineData("/signup/confirmed?list=NEWS")]
+    public async Task A_list_name_that_cannot_be_a_slug_names_no_list_instead_of_failing(string path)
+    {
+        // a NUL went to PostgreSQL, which refuses it in text: a 500, and a broken pooled connection after it
+        var response = await Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("our newsletter", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/embed/form?list=news%00")]
+    [InlineData("/embed/form?list=%00")]
+    [InlineData("/embed/form?list=News")]
+    public async Task The_embedded_form_of_a_list_name_that_cannot_be_a_slug_is_404(string path)
+    {
+        var response = await Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
 }

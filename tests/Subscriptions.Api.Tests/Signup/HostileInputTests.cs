@@ -267,4 +267,22 @@ public class HostileInputTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
             "SELECT (SELECT count(*) FROM subscribers) + (SELECT count(*) FROM subscription_events)"));
     }
+
+    [Fact]
+    public async Task A_chunk_size_that_overflows_gets_400_not_500()
+    {
+        // Kestrel throws a plain IOException for it, not the BadHttpRequestException of other bad framing
+        // (over a socket: HttpClient frames its bodies itself)
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(Fixture.App.BaseAddress.Host, Fixture.App.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /api/subscriptions HTTP/1.1\r\nHost: {Fixture.App.BaseAddress.Authority}\r\nContent-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n"));
+        var answer = await new StreamReader(stream, Encoding.ASCII).ReadToEndAsync();
+
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
+        await AssertNothingStored();
+    }
 }

@@ -48,6 +48,8 @@ public class WebhookAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
         { "not a URL", """{"url":"hooks","events":["subscription.created"]}""" },
         { "another scheme", """{"url":"ftp://hooks.news.example/x","events":["subscription.created"]}""" },
         { "javascript", """{"url":"javascript:alert(1)","events":["subscription.created"]}""" },
+        { "a NUL in a loopback URL", """{"url":"http://127.0.0.1:9/a\u0000b","events":["subscription.created"]}""" },
+        { "a line break in a loopback URL", """{"url":"http://127.0.0.1:9/a\r\nb","events":["subscription.created"]}""" },
         { "a huge URL", $$"""{"url":"https://hooks.news.example/{{new string('a', 3000)}}","events":["subscription.created"]}""" },
         { "no URL", """{"events":["subscription.created"]}""" },
         { "no events", $$"""{"url":"{{Receiver}}"}""" },
