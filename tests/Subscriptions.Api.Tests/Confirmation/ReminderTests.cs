@@ -79,10 +79,4 @@ public sealed class ReminderTests(ApiFixture fixture) : OwnDatabaseTest(fixture)
         await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE kind = 'reminder' AND sent_at IS NOT NULL", TimeSpan.FromSeconds(10));
         app.AssertNoErrorsLogged();
     }
-
-    async Task Execute(string sql)
-    {
-        await using var connection = await Database.OpenConnectionAsync();
-        await Dapper.SqlMapper.ExecuteAsync(connection, sql);
-    }
 }

@@ -63,6 +63,12 @@ public abstract class OwnDatabaseTest(ApiFixture fixture) : IAsyncLifetime
     }
 
     /// <summary>Polls (bounded) until the query answers true.</summary>
+    protected async Task Execute(string sql)
+    {
+        await using var connection = await Database.OpenConnectionAsync();
+        await connection.ExecuteAsync(sql);
+    }
+
     /// <summary>Polls (bounded) until the query answers true; on a timeout the outbox's state is in the message.</summary>
     protected async Task WaitUntil(string sql, TimeSpan timeout)
     {

@@ -90,12 +90,6 @@ public sealed class WebhookFaultTests(ApiFixture fixture, ReceiverFixture receiv
         app.AssertNoErrorsLogged();
     }
 
-    async Task Execute(string sql)
-    {
-        await using var connection = await Database.OpenConnectionAsync();
-        await Dapper.SqlMapper.ExecuteAsync(connection, sql);
-    }
-
     [Fact]
     public async Task Two_instances_deliver_each_event_once()
     {
