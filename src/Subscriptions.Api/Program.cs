@@ -6,6 +6,7 @@ using Subscriptions.Api.Health;
 using Subscriptions.Api.Localization;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
+using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Unsubscribe;
@@ -29,6 +30,9 @@ builder.Services.AddSingleton(TimeProvider.System);
 
 // Every word a reader sees, in their language: IStringLocalizer<Texts> over Localization/*.resx.
 builder.Services.AddLocalization();
+
+// Hosted pages, the embed form and the mails' HTML: RazorSlices templates that encode every value.
+builder.Services.AddHtmlEncoding();
 
 // Abuse resistance: per-client rate limits, CORS for the lists' sites, security headers.
 builder.Services.AddClientRateLimits();

@@ -19,7 +19,7 @@ using Subscriptions.Api.Signup;
 
 // Baselines for tests/bench/run.sh, each printing what it measured per second.
 //   mail <smtp host> <smtp port> <count>        a plain MailKit loop sending the service's own confirmation
-//                                               mails (ConfirmationMail.Compose) over one connection
+//                                               mails (ConfirmationMail.ComposeAsync) over one connection
 //   webhooks <url> <count> <secret>             a plain HttpClient loop posting signed event payloads
 //   receive-webhooks <port>                     the receiver both post to: answers 204, GET /count says how many came
 //   signup-sql                                  prints the signup endpoint's statement, for the pgbench baseline
@@ -57,7 +57,7 @@ static async Task<string> SendMails(string host, int port, int count)
     for (var i = 0; i < count; i++)
     {
         var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
-        var message = ConfirmationMail.Compose(
+        var message = await ConfirmationMail.ComposeAsync(
             texts, from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", Languages.Default, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
         await client.SendAsync(message);
     }

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using RazorSlices;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
@@ -53,7 +54,7 @@ public static class ConfirmationEndpoints
         WHERE t.hash = @hash AND t.purpose = 'confirm'
         """;
 
-    static async Task<ContentHttpResult> ShowConfirmPage(
+    static async Task<Results<RazorSlice<OneButton>, RazorSlice<Message>>> ShowConfirmPage(
         string token, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
     {
         var text = PageText.For(request);
@@ -63,15 +64,11 @@ public static class ConfirmationEndpoints
             return refusal;
         }
 
-        return HostedPage.Render(text, text.ConfirmTitle, $"""
-            <p>{HostedPage.Encode(string.Format(text.ConfirmPrompt, text.Named(target!.ListName, text.OurNewsletter)))}</p>
-            <form method="post">
-            <button type="submit" autofocus>{HostedPage.Encode(text.ConfirmButton)}</button>
-            </form>
-            """);
+        return HostedPage.Show(new OneButton(text.ConfirmTitle,
+            string.Format(text.ConfirmPrompt, text.Named(target!.ListName, text.OurNewsletter)), text.ConfirmButton));
     }
 
-    static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, ContentHttpResult, ProblemHttpResult>> Confirm(
+    static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, RazorSlice<Message>, ProblemHttpResult>> Confirm(
         string token, HttpRequest request, NpgsqlDataSource dataSource, OutboxSignal signal, SubscriptionsMetrics metrics, TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -148,12 +145,11 @@ public static class ConfirmationEndpoints
     }
 
     /// <summary>The friendly refusal for a link that cannot confirm anything, or null if it can.</summary>
-    static ContentHttpResult? Unusable(PageText text, TokenTarget? target, TimeProvider clock)
+    static RazorSlice<Message>? Unusable(PageText text, TokenTarget? target, TimeProvider clock)
     {
         if (target is null)
         {
-            return HostedPage.Render(text, text.UnknownLinkTitle, $"<p>{HostedPage.Encode(text.UnknownConfirmLink)}</p>",
-                StatusCodes.Status404NotFound);
+            return HostedPage.Show(new Message(text.UnknownLinkTitle, text.UnknownConfirmLink), StatusCodes.Status404NotFound);
         }
 
         if (target.Status == "confirmed" || target.UsedAt is not null)
@@ -163,22 +159,20 @@ public static class ConfirmationEndpoints
 
         if (target.ExpiresAt <= clock.GetUtcNow().UtcDateTime || target.Status != "pending")
         {
-            return HostedPage.Render(text, text.ExpiredTitle, SignUpAgain(text, target), StatusCodes.Status410Gone);
+            return HostedPage.Show(SignUpAgain(text, text.ExpiredTitle, target), StatusCodes.Status410Gone);
         }
 
         return null;
     }
 
-    static ContentHttpResult AlreadyUsed(PageText text, TokenTarget target) => target.Status == "confirmed"
-        ? HostedPage.Render(text, text.AlreadyConfirmedTitle,
-            $"<p>{HostedPage.Encode(string.Format(text.AlreadyConfirmed, text.Named(target.ListName, text.OurNewsletter)))}</p>",
-            StatusCodes.Status410Gone)
-        : HostedPage.Render(text, text.UsedTitle, SignUpAgain(text, target), StatusCodes.Status410Gone);
+    static RazorSlice<Message> AlreadyUsed(PageText text, TokenTarget target) => HostedPage.Show(target.Status == "confirmed"
+        ? new Message(text.AlreadyConfirmedTitle, string.Format(text.AlreadyConfirmed, text.Named(target.ListName, text.OurNewsletter)))
+        : SignUpAgain(text, text.UsedTitle, target), StatusCodes.Status410Gone);
 
-    static string SignUpAgain(PageText text, TokenTarget target) => target.SignupPage is { } page
-        ? $"""<p><a href="{HostedPage.Encode(page)}">{HostedPage.Encode(text.SignUpAgainLink)}</a>{HostedPage.Encode(text.SignUpAgainAfterLink)}</p>"""
-        : $"<p>{HostedPage.Encode(text.SignUpAgainFromForm)}</p>";
+    static Message SignUpAgain(PageText text, string title, TokenTarget target) => target.SignupPage is { } page
+        ? new Message(title, null, new PageLink(page, text.SignUpAgainLink, text.SignUpAgainAfterLink))
+        : new Message(title, text.SignUpAgainFromForm);
 
-    static Task<ContentHttpResult> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+    static Task<RazorSlice<Message>> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
         HostedPage.ForListAsync(request, dataSource, list, text => (text.ConfirmedTitle, text.Confirmed), cancellationToken);
 }

@@ -32,8 +32,8 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
         if (WantsPage(httpContext.Request))
         {
             var text = PageText.For(httpContext.Request);
-            await HostedPage.Render(text, text.UnavailableTitle, $"<p>{HostedPage.Encode(text.Unavailable)}</p>",
-                StatusCodes.Status503ServiceUnavailable).ExecuteAsync(httpContext);
+            IResult page = HostedPage.Show(new Message(text.UnavailableTitle, text.Unavailable), StatusCodes.Status503ServiceUnavailable);
+            await page.ExecuteAsync(httpContext);
             return true;
         }
 

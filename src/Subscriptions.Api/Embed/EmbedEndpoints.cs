@@ -1,9 +1,8 @@
-using System.Security.Cryptography;
-using System.Text;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using RazorSlices;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -24,8 +23,6 @@ public static class EmbedEndpoints
         stream.CopyTo(copy);
         return copy.ToArray();
     });
-
-    static readonly string StyleHash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(HostedPage.Style)));
 
     public static IEndpointRouteBuilder MapEmbed(this IEndpointRouteBuilder app)
     {
@@ -60,7 +57,7 @@ public static class EmbedEndpoints
         public string[] AllowedOrigins { get; init; } = [];
     }
 
-    static async Task<Results<ContentHttpResult, NotFound>> Form(
+    static async Task<Results<RazorSlice<EmbedForm>, NotFound>> Form(
         string? list, HttpRequest request, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
         CancellationToken cancellationToken)
     {
@@ -82,23 +79,8 @@ public static class EmbedEndpoints
 
         var frameAncestors = target.AllowedOrigins.Length == 0 ? "'none'" : string.Join(' ', target.AllowedOrigins);
         response.Headers.ContentSecurityPolicy =
-            $"default-src 'none'; style-src 'sha256-{StyleHash}'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
+            $"default-src 'none'; style-src {PageStyle.CspSource}; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
-        var honeypot = HostedPage.Encode(protection.Value.HoneypotField);
-        var text = PageText.For(request);
-        return HostedPage.Render(text, string.Format(text.SignUpTitle, target.Name), $"""
-            <form method="post" action="/api/subscriptions" data-subscriptions-form data-honeypot="{honeypot}">
-            <input type="hidden" name="list" value="{HostedPage.Encode(target.Slug)}">
-            <p><label for="email">{HostedPage.Encode(text.EmailLabel)}</label><br>
-            <input id="email" name="email" type="email" autocomplete="email" required></p>
-            <p><input id="consent" name="consent" type="checkbox" value="on" required>
-            <label for="consent">{HostedPage.Encode(target.ConsentText)}</label></p>
-            <div class="hp" aria-hidden="true"><label for="{honeypot}">Leave this field empty</label>
-            <input id="{honeypot}" name="{honeypot}" tabindex="-1" autocomplete="off"></div>
-            <p><button type="submit">{HostedPage.Encode(text.SignUpButton)}</button></p>
-            <p data-subscriptions-message role="status" aria-live="polite"></p>
-            </form>
-            <script src="/embed/subscribe.js" defer></script>
-            """);
+        return HostedPage.Show(new EmbedForm(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
     }
 }

@@ -1,9 +1,10 @@
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Localization;
 using MimeKit;
 using MimeKit.Utils;
+using RazorSlices;
 using Subscriptions.Api.Localization;
+using Subscriptions.Api.Pages;
 
 namespace Subscriptions.Api.Mail;
 
@@ -15,7 +16,7 @@ namespace Subscriptions.Api.Mail;
 public static class ConfirmationMail
 {
     /// <param name="texts">The service's texts; the mail is written in <paramref name="language"/>.</param>
-    public static MimeMessage Compose(
+    public static async Task<MimeMessage> ComposeAsync(
         IStringLocalizer<Texts> texts, MailboxAddress from, MailboxAddress to, string listName, string language, Uri link, TimeSpan validFor,
         DateTimeOffset date, bool reminder = false)
     {
@@ -37,6 +38,7 @@ public static class ConfirmationMail
         message.Headers.Add("Auto-Submitted", "auto-generated");
         message.Headers.Add(HeaderId.ContentLanguage, language);
 
+        using var html = ConfirmationMailHtml.Create(new ConfirmationMailContent(language, request, button, link, notYou, validity));
         var body = new BodyBuilder
         {
             TextBody = $"""
@@ -47,21 +49,9 @@ public static class ConfirmationMail
                 {notYou}
                 {validity}
                 """,
-            HtmlBody = $"""
-                <!doctype html>
-                <html lang="{language}">
-                <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">
-                <p>{Html(request)}</p>
-                <p><a href="{Html(link.AbsoluteUri)}" style="display:inline-block;padding:.6em 1.2em;background:#0b57d0;color:#fff;text-decoration:none;border-radius:.3em">{Html(button)}</a></p>
-                <p style="font-size:.9em;color:#555">{Html(link.AbsoluteUri)}</p>
-                <p>{Html(notYou)} {Html(validity)}</p>
-                </body>
-                </html>
-                """,
+            HtmlBody = await html.RenderAsync(HtmlEncoding.Encoder),
         };
         message.Body = body.ToMessageBody();
         return message;
     }
-
-    static string Html(string text) => WebUtility.HtmlEncode(text);
 }

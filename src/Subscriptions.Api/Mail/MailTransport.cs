@@ -115,11 +115,11 @@ public sealed class MailTransport(
         var now = clock.GetUtcNow();
         if (mail.Kind == "welcome")
         {
-            return WelcomeMail.Compose(texts, from, to, mail.ListName, mail.Locale,
+            return await WelcomeMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale,
                 await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
         }
 
-        return ConfirmationMail.Compose(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
+        return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
             confirmationOptions.Value.TokenLifetime, now, reminder: mail.Kind == "reminder");
     }
 }

@@ -1,8 +1,9 @@
-using System.Net;
 using Microsoft.Extensions.Localization;
 using MimeKit;
 using MimeKit.Utils;
+using RazorSlices;
 using Subscriptions.Api.Localization;
+using Subscriptions.Api.Pages;
 
 namespace Subscriptions.Api.Mail;
 
@@ -13,7 +14,7 @@ namespace Subscriptions.Api.Mail;
 /// </summary>
 public static class WelcomeMail
 {
-    public static MimeMessage Compose(
+    public static async Task<MimeMessage> ComposeAsync(
         IStringLocalizer<Texts> texts, MailboxAddress from, MailboxAddress to, string listName, string language, Uri unsubscribe, DateTimeOffset date)
     {
         Languages.Use(language);
@@ -31,6 +32,7 @@ public static class WelcomeMail
         message.Headers.Add(HeaderId.ListUnsubscribe, $"<{unsubscribe.AbsoluteUri}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
 
+        using var html = WelcomeMailHtml.Create(new WelcomeMailContent(language, welcome, leave, texts["MailLeaveLink"], unsubscribe));
         message.Body = new BodyBuilder
         {
             TextBody = $"""
@@ -38,18 +40,8 @@ public static class WelcomeMail
 
                 {leave} {unsubscribe}
                 """,
-            HtmlBody = $"""
-                <!doctype html>
-                <html lang="{language}">
-                <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a">
-                <p>{Html(welcome)}</p>
-                <p style="font-size:.9em;color:#555">{Html(leave)} <a href="{Html(unsubscribe.AbsoluteUri)}">{Html(texts["MailLeaveLink"])}</a></p>
-                </body>
-                </html>
-                """,
+            HtmlBody = await html.RenderAsync(HtmlEncoding.Encoder),
         }.ToMessageBody();
         return message;
     }
-
-    static string Html(string text) => WebUtility.HtmlEncode(text);
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Subscriptions.Api.Pages;
 
@@ -15,8 +13,7 @@ public static class SecurityHeaders
     public static IApplicationBuilder UseSecurityHeaders(this WebApplication app)
     {
         var frameAncestors = app.Services.GetRequiredService<IOptions<PageOptions>>().Value.FrameAncestors;
-        var styleHash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(HostedPage.Style)));
-        var policy = $"default-src 'none'; style-src 'sha256-{styleHash}'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
+        var policy = $"default-src 'none'; style-src {PageStyle.CspSource}; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
         return app.Use((http, next) =>
         {

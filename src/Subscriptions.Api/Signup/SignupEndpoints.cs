@@ -19,7 +19,7 @@ using SignupResult = Microsoft.AspNetCore.Http.HttpResults.Results<
     Microsoft.AspNetCore.Http.HttpResults.Accepted<Subscriptions.Api.Signup.SignupEndpoints.SignupAccepted>,
     Subscriptions.Api.Pages.SeeOtherHttpResult,
     Microsoft.AspNetCore.Http.HttpResults.ValidationProblem,
-    Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult,
+    RazorSlices.RazorSlice<Subscriptions.Api.Pages.RefusedForm>,
     Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>;
 
 namespace Subscriptions.Api.Signup;
@@ -298,14 +298,10 @@ public static class SignupEndpoints
     static IPAddress? ClientAddress(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
-    static ContentHttpResult FormErrorsPage(PageText text, IDictionary<string, string[]> errors)
-    {
-        var items = string.Concat(errors.SelectMany(e => e.Value).Select(m => $"<li>{HostedPage.Encode(m)}</li>"));
-        return HostedPage.Render(text, text.FormErrorsTitle,
-            $"""<p>{HostedPage.Encode(text.FormErrorsIntro)}</p><ul class="errors">{items}</ul><p>{HostedPage.Encode(text.FormErrorsOutro)}</p>""",
-            StatusCodes.Status400BadRequest);
-    }
+    static RazorSlices.RazorSlice<RefusedForm> FormErrorsPage(PageText text, IDictionary<string, string[]> errors) => HostedPage.Show(
+        new RefusedForm(text.FormErrorsTitle, text.FormErrorsIntro, [.. errors.SelectMany(e => e.Value)], text.FormErrorsOutro),
+        StatusCodes.Status400BadRequest);
 
-    static Task<ContentHttpResult> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+    static Task<RazorSlices.RazorSlice<Message>> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
         HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
 }

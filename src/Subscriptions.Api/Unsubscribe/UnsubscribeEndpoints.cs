@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using RazorSlices;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
@@ -38,7 +39,7 @@ public static class UnsubscribeEndpoints
 
     public sealed record Unsubscribed(string Status);
 
-    static async Task<ContentHttpResult> ShowUnsubscribePage(
+    static async Task<Results<RazorSlice<OneButton>, RazorSlice<Message>>> ShowUnsubscribePage(
         string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var text = PageText.For(request);
@@ -51,12 +52,8 @@ public static class UnsubscribeEndpoints
         var listName = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
             SELECT l.name FROM subscriptions sub JOIN lists l ON l.id = sub.list_id WHERE sub.id = @subscriptionId
             """, new { subscriptionId }, cancellationToken: cancellationToken));
-        return HostedPage.Render(text, text.UnsubscribeTitle, $"""
-            <p>{HostedPage.Encode(string.Format(text.UnsubscribePrompt, text.Named(listName, text.ThisNewsletter)))}</p>
-            <form method="post">
-            <button type="submit" autofocus>{HostedPage.Encode(text.UnsubscribeButton)}</button>
-            </form>
-            """);
+        return HostedPage.Show(new OneButton(text.UnsubscribeTitle,
+            string.Format(text.UnsubscribePrompt, text.Named(listName, text.ThisNewsletter)), text.UnsubscribeButton));
     }
 
     /// <remarks>
@@ -64,7 +61,7 @@ public static class UnsubscribeEndpoints
     /// Unsent confirmation mail is cancelled and unused confirmation links stop working, so
     /// coming back takes a new signup and a new double opt-in.
     /// </remarks>
-    static async Task<Results<ContentHttpResult, Ok<Unsubscribed>, ProblemHttpResult>> Unsubscribe(
+    static async Task<Results<RazorSlice<Message>, Ok<Unsubscribed>, ProblemHttpResult>> Unsubscribe(
         string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, OutboxSignal signal,
         SubscriptionsMetrics metrics, TimeProvider clock, CancellationToken cancellationToken)
     {
@@ -103,9 +100,9 @@ public static class UnsubscribeEndpoints
 
         return wantsJson
             ? TypedResults.Ok(new Unsubscribed("unsubscribed"))
-            : HostedPage.Render(text, text.UnsubscribedTitle, $"<p>{HostedPage.Encode(text.Unsubscribed)}</p>");
+            : HostedPage.Show(new Message(text.UnsubscribedTitle, text.Unsubscribed));
     }
 
-    static ContentHttpResult UnknownLink(PageText text) =>
-        HostedPage.Render(text, text.UnknownLinkTitle, $"<p>{HostedPage.Encode(text.UnknownUnsubscribeLink)}</p>", StatusCodes.Status404NotFound);
+    static RazorSlice<Message> UnknownLink(PageText text) =>
+        HostedPage.Show(new Message(text.UnknownLinkTitle, text.UnknownUnsubscribeLink), StatusCodes.Status404NotFound);
 }
