@@ -22,7 +22,9 @@ builder.AddDatabase();
 // OpenAPI document, Prometheus metrics, JSON logs in production.
 builder.AddObservability();
 
-// Every error a caller sees is RFC 9457 problem details; a database outage is 503 with Retry-After.
+// Every error a caller sees is RFC 9457 problem details, or a hosted page in the reader's language when a
+// browser asks (Pages/BrowserOrScript decides); a database outage is 503 with Retry-After.
+builder.Services.AddHostedPages();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
 
@@ -30,9 +32,6 @@ builder.Services.AddSingleton(TimeProvider.System);
 
 // Every word a reader sees, in their language: IStringLocalizer<Texts> over Localization/*.resx.
 builder.Services.AddLocalization();
-
-// Hosted pages, the embed form and the mails' HTML: RazorSlices templates that encode every value.
-builder.Services.AddHtmlEncoding();
 
 // Abuse resistance: per-client rate limits, CORS for the lists' sites, security headers.
 builder.Services.AddClientRateLimits();

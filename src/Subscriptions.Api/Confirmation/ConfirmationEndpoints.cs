@@ -18,12 +18,15 @@ public static class ConfirmationEndpoints
         var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesUnavailable()
-            .ProducesPage(StatusCodes.Status503ServiceUnavailable);
+            .ProducesPage(StatusCodes.Status503ServiceUnavailable)
+            .OpensInBrowser();
 
         confirm.MapGet("/{token}", ShowConfirmPage)
             .WithName("ShowConfirmation")
             .WithSummary("The page a confirmation link opens: one Confirm button. Changes nothing, so mail scanners may prefetch it.")
-            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound, StatusCodes.Status410Gone);
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound, StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status410Gone);
 
         confirm.MapPost("/{token}", Confirm)
             .WithName("Confirm")
@@ -54,7 +57,7 @@ public static class ConfirmationEndpoints
         WHERE t.hash = @hash AND t.purpose = 'confirm'
         """;
 
-    static async Task<Results<RazorSlice<OneButton>, RazorSlice<Message>>> ShowConfirmPage(
+    static async Task<Results<RazorSlice<OneButton>, ProblemHttpResult>> ShowConfirmPage(
         string token, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
     {
         var text = PageText.For(request);
@@ -68,11 +71,10 @@ public static class ConfirmationEndpoints
             string.Format(text.ConfirmPrompt, text.Named(target!.ListName, text.OurNewsletter)), text.ConfirmButton));
     }
 
-    static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, RazorSlice<Message>, ProblemHttpResult>> Confirm(
+    static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, ProblemHttpResult>> Confirm(
         string token, HttpRequest request, NpgsqlDataSource dataSource, OutboxSignal signal, SubscriptionsMetrics metrics, TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json" or "application/problem+json");
         var hash = Token.Hash(token);
         var now = clock.GetUtcNow();
         (string Slug, string? ConfirmedUrl)? confirmed = null;
@@ -117,20 +119,16 @@ public static class ConfirmationEndpoints
         {
             metrics.Confirmed(done.Slug);
             signal.Raise();
-            return wantsJson
-                ? TypedResults.Ok(new Confirmed("confirmed", done.Slug))
-                : new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}");
+            return BrowserOrScript.WantsPage(request.HttpContext)
+                ? new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}")
+                : TypedResults.Ok(new Confirmed("confirmed", done.Slug));
         }
 
         // Nothing confirmed: say why. A token that still looks usable lost a race to a
         // concurrent POST, so it was used after all.
         var text = PageText.For(request);
         var target = await LookupAsync(dataSource, token, cancellationToken);
-        var refusal = Unusable(text, target, clock) ?? AlreadyUsed(text, target!);
-        return wantsJson
-            ? TypedResults.Problem(statusCode: refusal.StatusCode, title: target is null ? "Unknown link" : "Link no longer valid",
-                detail: "Sign up again to receive a new confirmation mail.")
-            : refusal;
+        return Unusable(text, target, clock) ?? AlreadyUsed(text, target!);
     }
 
     static async Task<TokenTarget?> LookupAsync(NpgsqlDataSource dataSource, string token, CancellationToken cancellationToken)
@@ -144,12 +142,12 @@ public static class ConfirmationEndpoints
         return await connection.QuerySingleOrDefaultAsync<TokenTarget>(new CommandDefinition(LookupSql, new { hash }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>The friendly refusal for a link that cannot confirm anything, or null if it can.</summary>
-    static RazorSlice<Message>? Unusable(PageText text, TokenTarget? target, TimeProvider clock)
+    /// <summary>The refusal of a link that cannot confirm anything (a page for a browser), or null if it can.</summary>
+    static ProblemHttpResult? Unusable(PageText text, TokenTarget? target, TimeProvider clock)
     {
         if (target is null)
         {
-            return HostedPage.Show(new Message(text.UnknownLinkTitle, text.UnknownConfirmLink), StatusCodes.Status404NotFound);
+            return ReaderProblem.Result(StatusCodes.Status404NotFound, text.UnknownLinkTitle, text.UnknownConfirmLink);
         }
 
         if (target.Status == "confirmed" || target.UsedAt is not null)
@@ -159,19 +157,20 @@ public static class ConfirmationEndpoints
 
         if (target.ExpiresAt <= clock.GetUtcNow().UtcDateTime || target.Status != "pending")
         {
-            return HostedPage.Show(SignUpAgain(text, text.ExpiredTitle, target), StatusCodes.Status410Gone);
+            return SignUpAgain(text, text.ExpiredTitle, target);
         }
 
         return null;
     }
 
-    static RazorSlice<Message> AlreadyUsed(PageText text, TokenTarget target) => HostedPage.Show(target.Status == "confirmed"
-        ? new Message(text.AlreadyConfirmedTitle, string.Format(text.AlreadyConfirmed, text.Named(target.ListName, text.OurNewsletter)))
-        : SignUpAgain(text, text.UsedTitle, target), StatusCodes.Status410Gone);
+    static ProblemHttpResult AlreadyUsed(PageText text, TokenTarget target) => target.Status == "confirmed"
+        ? ReaderProblem.Result(StatusCodes.Status410Gone, text.AlreadyConfirmedTitle,
+            string.Format(text.AlreadyConfirmed, text.Named(target.ListName, text.OurNewsletter)))
+        : SignUpAgain(text, text.UsedTitle, target);
 
-    static Message SignUpAgain(PageText text, string title, TokenTarget target) => target.SignupPage is { } page
-        ? new Message(title, null, new PageLink(page, text.SignUpAgainLink, text.SignUpAgainAfterLink))
-        : new Message(title, text.SignUpAgainFromForm);
+    static ProblemHttpResult SignUpAgain(PageText text, string title, TokenTarget target) =>
+        ReaderProblem.Result(StatusCodes.Status410Gone, title, text.SignUpAgainFromForm,
+            target.SignupPage is { } page ? new PageLink(page, text.SignUpAgainLink, text.SignUpAgainAfterLink) : null);
 
     static Task<RazorSlice<Message>> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
         HostedPage.ForListAsync(request, dataSource, list, text => (text.ConfirmedTitle, text.Confirmed), cancellationToken);

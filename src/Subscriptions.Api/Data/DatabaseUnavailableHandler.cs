@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
-using Subscriptions.Api.Pages;
 
 namespace Subscriptions.Api.Data;
 
@@ -29,15 +28,8 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
 
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        if (WantsPage(httpContext.Request))
-        {
-            var text = PageText.For(httpContext.Request);
-            IResult page = HostedPage.Show(new Message(text.UnavailableTitle, text.Unavailable), StatusCodes.Status503ServiceUnavailable);
-            await page.ExecuteAsync(httpContext);
-            return true;
-        }
-
-        // A client that accepts neither JSON nor HTML still gets the status and Retry-After.
+        // A browser gets the hosted page (Pages/BrowserOrScript decides); a client that accepts
+        // neither JSON nor HTML still gets the status and Retry-After.
         await problemDetails.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
@@ -65,18 +57,6 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
         NpgsqlException npgsql => npgsql.IsTransient,
         _ => false,
     };
-
-    /// <summary>Browsers (a form post, or a page that accepts HTML) get a page; scripts that ask for JSON get JSON.</summary>
-    static bool WantsPage(HttpRequest request)
-    {
-        var accept = request.GetTypedHeaders().Accept;
-        if (accept.Any(a => a.MediaType.Value is "application/json" or "application/problem+json"))
-        {
-            return false;
-        }
-
-        return request.HasFormContentType || accept.Any(a => a.MediaType.Value == "text/html");
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL is unavailable: {Endpoint} answered 503.")]
     partial void LogUnavailable(string endpoint, Exception exception);

@@ -44,6 +44,7 @@ public static class Observability
                 return Task.CompletedTask;
             });
             options.AddRetryAfterHeaders();
+            options.AddErrorPages();
         });
 
         // Numbers are numbers. The web default also reads them from strings, which made every

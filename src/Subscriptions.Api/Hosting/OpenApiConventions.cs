@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.OpenApi;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Pages;
 
 namespace Subscriptions.Api.Hosting;
 
@@ -69,6 +70,25 @@ public static class OpenApiConventions
                             : "Seconds to wait before the next attempt.",
                         Schema = new OpenApiSchema { Type = JsonSchemaType.Integer },
                     };
+                }
+            }
+
+            return Task.CompletedTask;
+        });
+
+    /// <summary>
+    /// Every error a browser may be shown as a hosted page (<see cref="BrowserOrScript.PageStatuses"/>)
+    /// is documented as text/html beside its problem details.
+    /// </summary>
+    public static OpenApiOptions AddErrorPages(this OpenApiOptions options) =>
+        options.AddOperationTransformer((operation, _, _) =>
+        {
+            foreach (var (status, response) in operation.Responses ?? [])
+            {
+                if (int.TryParse(status, CultureInfo.InvariantCulture, out var code) && BrowserOrScript.PageStatuses.Contains(code)
+                    && response is OpenApiResponse { Content: { } content } && content.ContainsKey("application/problem+json"))
+                {
+                    content.TryAdd(HtmlPage, new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } });
                 }
             }
 

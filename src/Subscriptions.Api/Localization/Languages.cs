@@ -44,6 +44,19 @@ public static class Languages
     /// </summary>
     public static void Use(string language) => CultureInfo.CurrentUICulture = CultureInfo.GetCultureInfo(language);
 
+    /// <summary>
+    /// <see cref="Use(string)"/> for the rest of this request, including what is written after its
+    /// handler returned (an error page), when this flow of execution has the request's culture again.
+    /// </summary>
+    public static void Use(HttpContext http, string language)
+    {
+        Use(language);
+        http.Items[typeof(Languages)] = language;
+    }
+
+    /// <summary>The language a handler chose for this request with <see cref="Use(HttpContext, string)"/>, else the current one.</summary>
+    public static string Of(HttpContext http) => http.Items[typeof(Languages)] as string ?? Current;
+
     /// <summary>Every request reads its texts in the browser's language (a signup refines it with its locale and list).</summary>
     public static IApplicationBuilder UseReaderLanguage(this IApplicationBuilder app) =>
         app.Use((http, next) =>

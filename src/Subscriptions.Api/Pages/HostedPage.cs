@@ -11,6 +11,15 @@ namespace Subscriptions.Api.Pages;
 /// </summary>
 public static class HostedPage
 {
+    /// <summary>
+    /// The encoder the templates take from the services, and the error pages. Call before
+    /// <c>AddProblemDetails</c>: problem details writers are asked in the order they were added,
+    /// so a browser's error becomes a page before the JSON writer is asked.
+    /// </summary>
+    public static IServiceCollection AddHostedPages(this IServiceCollection services) => services
+        .AddSingleton(HtmlEncoding.Encoder)
+        .AddSingleton<IProblemDetailsWriter, ErrorPageWriter>();
+
     public static RazorSlice<Message> Show(Message page, int statusCode = StatusCodes.Status200OK) =>
         TypedResults.RazorSlice<MessagePage, Message>(page, statusCode);
 

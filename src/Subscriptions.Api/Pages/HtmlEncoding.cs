@@ -11,7 +11,4 @@ namespace Subscriptions.Api.Pages;
 public static class HtmlEncoding
 {
     public static readonly HtmlEncoder Encoder = HtmlEncoder.Create(UnicodeRanges.All);
-
-    /// <summary>Pages rendered as results take the encoder from the services.</summary>
-    public static IServiceCollection AddHtmlEncoding(this IServiceCollection services) => services.AddSingleton(Encoder);
 }

@@ -19,7 +19,6 @@ using SignupResult = Microsoft.AspNetCore.Http.HttpResults.Results<
     Microsoft.AspNetCore.Http.HttpResults.Accepted<Subscriptions.Api.Signup.SignupEndpoints.SignupAccepted>,
     Subscriptions.Api.Pages.SeeOtherHttpResult,
     Microsoft.AspNetCore.Http.HttpResults.ValidationProblem,
-    RazorSlices.RazorSlice<Subscriptions.Api.Pages.RefusedForm>,
     Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>;
 
 namespace Subscriptions.Api.Signup;
@@ -65,7 +64,8 @@ public static class SignupEndpoints
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesUnavailable()
             .ProducesPage(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
-            .DisableAntiforgery();
+            .DisableAntiforgery()
+            .OpensInBrowser();
 
         app.MapGet("/signup/thank-you", ThankYou)
             .WithName("SignupThankYou")
@@ -209,7 +209,7 @@ public static class SignupEndpoints
         // The reader's language, for every word of the answer and for the mail.
         var firstList = (await services.Lists.FindAsync([slugs[0]], services.CancellationToken)).FirstOrDefault();
         var language = Languages.Choose(input.Locale, http.Request.GetTypedHeaders().AcceptLanguage, firstList?.DefaultLocale);
-        Languages.Use(language);
+        Languages.Use(http, language);
 
         // A bot filled the hidden field: it gets what a person would get, and nothing is kept.
         if (!string.IsNullOrEmpty(input.Honeypot))
@@ -239,7 +239,8 @@ public static class SignupEndpoints
         if (errors.Count > 0)
         {
             services.Metrics.Signup("invalid", metricList);
-            return isForm ? FormErrorsPage(PageText.For(http.Request), errors) : TypedResults.ValidationProblem(errors);
+            // a browser's form post gets the errors as a page (Pages/BrowserOrScript decides)
+            return TypedResults.ValidationProblem(errors, title: services.Texts["FormErrorsTitle"]);
         }
 
         EmailAddress.TryNormalize(input.Email, out var email);
@@ -297,10 +298,6 @@ public static class SignupEndpoints
     // X-Forwarded-For only from the configured trusted proxies.
     static IPAddress? ClientAddress(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
-
-    static RazorSlices.RazorSlice<RefusedForm> FormErrorsPage(PageText text, IDictionary<string, string[]> errors) => HostedPage.Show(
-        new RefusedForm(text.FormErrorsTitle, text.FormErrorsIntro, [.. errors.SelectMany(e => e.Value)], text.FormErrorsOutro),
-        StatusCodes.Status400BadRequest);
 
     static Task<RazorSlices.RazorSlice<Message>> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
         HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);

@@ -19,12 +19,14 @@ public static class UnsubscribeEndpoints
         var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Unsubscribe")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesUnavailable()
-            .ProducesPage(StatusCodes.Status503ServiceUnavailable);
+            .ProducesPage(StatusCodes.Status503ServiceUnavailable)
+            .OpensInBrowser();
 
         unsubscribe.MapGet("/{token}", ShowUnsubscribePage)
             .WithName("ShowUnsubscribe")
             .WithSummary("A page with one Unsubscribe button; changes nothing.")
-            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound);
+            .ProducesPage(StatusCodes.Status200OK, StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         // Also the RFC 8058 one-click target: mail clients POST "List-Unsubscribe=One-Click".
         unsubscribe.MapPost("/{token}", Unsubscribe)
@@ -39,7 +41,7 @@ public static class UnsubscribeEndpoints
 
     public sealed record Unsubscribed(string Status);
 
-    static async Task<Results<RazorSlice<OneButton>, RazorSlice<Message>>> ShowUnsubscribePage(
+    static async Task<Results<RazorSlice<OneButton>, ProblemHttpResult>> ShowUnsubscribePage(
         string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var text = PageText.For(request);
@@ -65,13 +67,10 @@ public static class UnsubscribeEndpoints
         string token, HttpRequest request, UnsubscribeLinks links, NpgsqlDataSource dataSource, OutboxSignal signal,
         SubscriptionsMetrics metrics, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var wantsJson = request.GetTypedHeaders().Accept.Any(a => a.MediaType.Value is "application/json");
         var text = PageText.For(request);
         if (await links.VerifyAsync(token, cancellationToken) is not { } subscriptionId)
         {
-            return wantsJson
-                ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown link")
-                : UnknownLink(text);
+            return UnknownLink(text);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -98,11 +97,11 @@ public static class UnsubscribeEndpoints
             signal.Raise(OutboxLane.Webhooks);
         }
 
-        return wantsJson
-            ? TypedResults.Ok(new Unsubscribed("unsubscribed"))
-            : HostedPage.Show(new Message(text.UnsubscribedTitle, text.Unsubscribed));
+        return BrowserOrScript.WantsPage(request.HttpContext)
+            ? HostedPage.Show(new Message(text.UnsubscribedTitle, text.Unsubscribed))
+            : TypedResults.Ok(new Unsubscribed("unsubscribed"));
     }
 
-    static RazorSlice<Message> UnknownLink(PageText text) =>
-        HostedPage.Show(new Message(text.UnknownLinkTitle, text.UnknownUnsubscribeLink), StatusCodes.Status404NotFound);
+    static ProblemHttpResult UnknownLink(PageText text) =>
+        ReaderProblem.Result(StatusCodes.Status404NotFound, text.UnknownLinkTitle, text.UnknownUnsubscribeLink);
 }

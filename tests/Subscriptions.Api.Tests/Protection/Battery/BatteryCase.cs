@@ -18,11 +18,11 @@ public sealed record Expect(string Name, int? Status, string?[] MediaTypes)
     public static readonly Expect FramingOrClosed = new("4xx or closed", null, ["application/problem+json", "text/html", null]) { MayClose = true };
 
     /// <summary>
-    /// A 404 from the framework's status pages: problem details for a client that takes JSON, its
-    /// text/plain line for one that accepts only HTML (the embedded form), and the OpenAPI
-    /// document's own text/plain answer for a name it does not know.
+    /// A 404 from the framework's status pages: problem details for a client that takes JSON, the
+    /// hosted page for one that prefers HTML (the embedded form), and the OpenAPI document's own
+    /// text/plain answer for a name it does not know.
     /// </summary>
-    public static readonly Expect NotFound = new("404", 404, ["application/problem+json", "text/plain"]);
+    public static readonly Expect NotFound = new("404", 404, ["application/problem+json", "text/html", "text/plain"]);
 
     public bool MayClose { get; init; }
 
