@@ -1,9 +1,14 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using RazorSlices;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
@@ -16,25 +21,23 @@ namespace Subscriptions.Api.Embed;
 /// </summary>
 public static class EmbedEndpoints
 {
-    static readonly Lazy<byte[]> Script = new(() =>
+    static readonly Lazy<string> ScriptSource = new(() =>
     {
         using var stream = typeof(EmbedEndpoints).Assembly.GetManifestResourceStream("Subscriptions.Api.Embed.subscribe.js")!;
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
+        return new StreamReader(stream, Encoding.UTF8).ReadToEnd();
     });
+
+    // One script per language, written on first use: the source with its messages in that language.
+    static readonly ConcurrentDictionary<string, byte[]> Scripts = new(StringComparer.Ordinal);
 
     public static IEndpointRouteBuilder MapEmbed(this IEndpointRouteBuilder app)
     {
         var embed = app.MapGroup("/embed").WithTags("Embed");
 
-        embed.MapGet("/subscribe.js", (HttpResponse response) =>
-            {
-                response.Headers.CacheControl = "public, max-age=3600";
-                return TypedResults.Bytes(Script.Value, "text/javascript; charset=utf-8");
-            })
+        embed.MapGet("/subscribe.js", Script)
             .WithName("EmbedScript")
             .WithSummary("The optional script for signup forms on news sites: inline success and errors via fetch and CORS.")
+            .WithDescription("Its messages are in the language `lang` names (e.g. `?lang=de`, as the hosted form asks), else the browser's Accept-Language, else English.")
             .Produces<string>(StatusCodes.Status200OK, "text/javascript");
 
         embed.MapGet("/form", Form)
@@ -45,6 +48,23 @@ public static class EmbedEndpoints
             .ProducesUnavailable();
 
         return app;
+    }
+
+    static FileContentHttpResult Script(string? lang, HttpRequest request, HttpResponse response, IStringLocalizer<Texts> texts)
+    {
+        var language = Languages.Choose(lang, request.GetTypedHeaders().AcceptLanguage, null);
+        Languages.Use(language);
+        var script = Scripts.GetOrAdd(language, _ => Encoding.UTF8.GetBytes(ScriptSource.Value.Replace("__SUBSCRIPTIONS_MESSAGES__", JsonSerializer.Serialize(
+            new Dictionary<string, string>
+            {
+                ["accepted"] = texts["SignupAccepted"],
+                ["checkForm"] = texts["FormErrorsTitle"],
+                ["tooMany"] = texts["Error429"],
+                ["failed"] = texts["ScriptFailed"],
+            }), StringComparison.Ordinal)));
+        response.Headers.CacheControl = "public, max-age=3600";
+        response.Headers.Vary = "Accept-Language";
+        return TypedResults.Bytes(script, "text/javascript; charset=utf-8");
     }
 
     // Properties, not a positional record: Npgsql declares text[] as System.Array, which Dapper's

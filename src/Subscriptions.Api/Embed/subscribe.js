@@ -4,6 +4,9 @@
 (function () {
   "use strict";
 
+  // Written by the service in the language the script was asked for (?lang=, else the browser's).
+  var messages = __SUBSCRIPTIONS_MESSAGES__;
+
   function field(form, name) {
     return form.elements.namedItem(name);
   }
@@ -76,13 +79,15 @@
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (json) {
           if (response.status === 202) {
-            show(form, json.message || "Thank you. Check your inbox.", false);
+            show(form, json.message || messages.accepted, false);
             form.reset();
           } else if (json.errors) {
             showFieldErrors(form, json.errors);
-            show(form, json.title || "Please check the form.", true);
+            show(form, json.title || messages.checkForm, true);
+          } else if (response.status === 429) {
+            show(form, messages.tooMany, true);
           } else {
-            show(form, json.detail || json.title || "Something went wrong. Please try again.", true);
+            show(form, messages.failed, true);
           }
         });
       }, function () {

@@ -73,6 +73,8 @@ public sealed class PageText(IStringLocalizer<Texts> texts)
 
     public string SignUpButton => texts[nameof(SignUpButton)];
 
+    public string HoneypotLabel => texts[nameof(HoneypotLabel)];
+
     public string UnavailableTitle => texts[nameof(UnavailableTitle)];
 
     public string Unavailable => texts[nameof(Unavailable)];

@@ -41,6 +41,31 @@ public class HostedPageTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Contains("<div class=\"hp\" aria-hidden=\"true\">", html);
         Assert.Contains("name=\"website\" tabindex=\"-1\" autocomplete=\"off\"", html);
         Assert.Contains("<html lang=\"de\">", html);
+        Assert.Contains("<label for=\"website\">Lassen Sie dieses Feld leer</label>", html);
+        Assert.Contains("<script src=\"/embed/subscribe.js?lang=de\" defer></script>", html);
+    }
+
+    [Theory]
+    [InlineData("?lang=de", null, "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.")]
+    [InlineData("?lang=es-MX", "de", "Algo ha salido mal. Int\\u00E9ntalo de nuevo.")]
+    [InlineData("", "pl-PL,pl;q=0.9", "Co\\u015B posz\\u0142o nie tak. Spr\\u00F3buj ponownie.")]
+    [InlineData("?lang=xx", "ja", "Something went wrong. Please try again.")]
+    public async Task The_embed_script_speaks_the_language_it_is_asked_for_else_the_browsers(string query, string? acceptLanguage, string failed)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/embed/subscribe.js" + query);
+        if (acceptLanguage is not null)
+        {
+            request.Headers.AcceptLanguage.ParseAdd(acceptLanguage);
+        }
+
+        var response = await Client.SendAsync(request);
+        var script = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/javascript", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("Accept-Language", response.Headers.Vary);
+        Assert.Contains($"\"failed\":\"{failed}\"", script);
+        Assert.DoesNotContain("__SUBSCRIPTIONS_MESSAGES__", script);
     }
 
     [Fact]

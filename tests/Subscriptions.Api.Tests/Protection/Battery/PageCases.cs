@@ -54,9 +54,11 @@ public static class PageCases
             }
         }
 
-        foreach (var query in HostileListValues.Select(v => "?v=" + v).Concat(OddQueries))
+        foreach (var query in HostileListValues.Select(v => "?v=" + v).Concat(HostileListValues.Select(v => "?lang=" + v)).Concat(OddQueries))
         {
             yield return new("embed", "/embed/subscribe.js", "GET", "/embed/subscribe.js" + query, Expect.Unchanged(200, "text/javascript"));
+            yield return new("embed", "/embed/subscribe.js", "GET", "/embed/subscribe.js" + query, Expect.Unchanged(200, "text/javascript"),
+                Headers: [new("Accept-Language", "zz-ZZ, de;q=2, fr;q=-1, en;q=NaN, *;q=x, ;;")]);
         }
 
         foreach (var query in OddQueries)
