@@ -15,7 +15,7 @@ namespace Subscriptions.Api.Tests.Embed;
 /// (303 to the thank-you page), then the mail, the Confirm button and the export.
 /// Screenshots land in TestResults/screenshots at the repository's root.
 /// </summary>
-public sealed class BrowserTests(ApiFixture fixture) : ApiTest(fixture), IAsyncLifetime
+public sealed partial class BrowserTests(ApiFixture fixture) : ApiTest(fixture), IAsyncLifetime
 {
     static readonly string Screenshots = RepositoryPaths.Screenshots;
 
@@ -76,6 +76,7 @@ public sealed class BrowserTests(ApiFixture fixture) : ApiTest(fixture), IAsyncL
             </body>
             </html>
             """, "text/html; charset=utf-8"));
+        site.MapGet("/in/{lang}", (string lang) => Results.Content(NewsSitePage(lang), "text/html; charset=utf-8"));
         site.MapGet("/framed", () => Results.Content($"""
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Framed</title></head>
             <body><iframe src="{_service.BaseAddress}embed/form?list=news" title="Newsletter signup" width="600" height="420"></iframe></body></html>
