@@ -26,6 +26,8 @@ public static class ListEndpoints
         public required string ConsentTextVersion { get; init; }
         public required string DefaultLocale { get; init; }
         public bool Welcome { get; init; }
+
+        public IReadOnlyDictionary<string, ListTranslation> Translations { get; init; } = ListTranslations.None;
     }
 
     /// <summary>
@@ -67,6 +69,13 @@ public static class ListEndpoints
 
         [Description("Send a welcome mail when a subscription is confirmed; false when not given.")]
         public bool? Welcome { get; init; }
+
+        [Description("""
+            The list's name and consent text in other languages the service speaks, keyed by language (de, fr...);
+            name and consentText are the wording in the defaultLocale's language. Readers see the translation
+            into their language, else the default; the consentTextVersion covers every translation.
+            """)]
+        public Dictionary<string, ListTranslation?>? Translations { get; init; }
     }
 
     public static RouteGroupBuilder MapListAdministration(this RouteGroupBuilder admin)
@@ -97,7 +106,8 @@ public static class ListEndpoints
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var lists = await connection.QueryAsync<ListDetails>(new CommandDefinition(
             $"SELECT {Columns} FROM lists ORDER BY slug", cancellationToken: cancellationToken));
-        return TypedResults.Ok(lists.ToList());
+        var translations = await ListTranslations.ReadAsync(connection, slug: null, cancellationToken);
+        return TypedResults.Ok(lists.Select(l => l with { Translations = translations.GetValueOrDefault(l.Slug, ListTranslations.None) }).ToList());
     }
 
     static async Task<Results<Ok<ListDetails>, NotFound>> GetList(string slug, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
@@ -105,7 +115,13 @@ public static class ListEndpoints
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var list = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition(
             $"SELECT {Columns} FROM lists WHERE slug = @slug", new { slug }, cancellationToken: cancellationToken));
-        return list is null ? TypedResults.NotFound() : TypedResults.Ok(list);
+        if (list is null)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var translations = await ListTranslations.ReadAsync(connection, slug, cancellationToken);
+        return TypedResults.Ok(list with { Translations = translations.GetValueOrDefault(slug, ListTranslations.None) });
     }
 
     static async Task<Results<Created<ListDetails>, ValidationProblem, ProblemHttpResult>> CreateList(
@@ -117,7 +133,9 @@ public static class ListEndpoints
             return TypedResults.ValidationProblem(validation.ToDictionary());
         }
 
+        var translations = ListTranslations.Normalized(input.Translations);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var created = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition($"""
             INSERT INTO lists (slug, name, sender_name, sender_email, thank_you_url, confirmed_url, error_url,
                                allowed_origins, consent_text, consent_text_version, default_locale, welcome)
@@ -125,12 +143,16 @@ public static class ListEndpoints
                     @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale, @Welcome)
             ON CONFLICT (slug) DO NOTHING
             RETURNING {Columns}
-            """, Normalized(input), cancellationToken: cancellationToken));
-        signupLists.Invalidate();
+            """, Normalized(input), transaction, cancellationToken: cancellationToken));
+        if (created is null)
+        {
+            return TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists");
+        }
 
-        return created is null
-            ? TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists")
-            : TypedResults.Created($"/api/admin/lists/{created.Slug}", created);
+        await ListTranslations.ReplaceAsync(connection, transaction, created.Slug, translations, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        signupLists.Invalidate();
+        return TypedResults.Created($"/api/admin/lists/{created.Slug}", created with { Translations = translations });
     }
 
     static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
@@ -145,19 +167,29 @@ public static class ListEndpoints
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var current = await connection.QuerySingleOrDefaultAsync<(string Text, string Version)?>(new CommandDefinition(
-            "SELECT consent_text, consent_text_version FROM lists WHERE slug = @slug FOR UPDATE",
+        var current = await connection.QuerySingleOrDefaultAsync<(string Text, string Version, string Locale)?>(new CommandDefinition(
+            "SELECT consent_text, consent_text_version, default_locale FROM lists WHERE slug = @slug FOR UPDATE",
             new { slug }, transaction, cancellationToken: cancellationToken));
         if (current is not { } consent)
         {
             return TypedResults.NotFound();
         }
 
-        // Consent evidence points at a text version: the text may only change with its version.
-        if (consent.Text != input.ConsentText && consent.Version == input.ConsentTextVersion!.Trim())
+        // Consent evidence points at a text version and the language of its text: under one
+        // version, a language's text may not change (nor go, lest it come back different).
+        var translations = ListTranslations.Normalized(input.Translations);
+        if (consent.Version == input.ConsentTextVersion!.Trim())
         {
-            return TypedResults.Problem("The consent text changed but its version did not: give the new text a new consentTextVersion.",
-                statusCode: StatusCodes.Status409Conflict, title: "Consent text version unchanged");
+            var stored = (await ListTranslations.ReadAsync(connection, slug, cancellationToken, transaction)).GetValueOrDefault(slug, ListTranslations.None);
+            var changed = ListTranslations.ConsentTextsChanged(
+                ListTranslations.ConsentTexts(consent.Locale, consent.Text, stored),
+                ListTranslations.ConsentTexts(DefaultLocale(input), input.ConsentText, translations));
+            if (changed.Count > 0)
+            {
+                return TypedResults.Problem(
+                    $"The consent text in {string.Join(", ", changed)} changed or was removed under an unchanged version: give the new wording a new consentTextVersion.",
+                    statusCode: StatusCodes.Status409Conflict, title: "Consent text version unchanged");
+            }
         }
 
         var updated = await connection.QuerySingleAsync<ListDetails>(new CommandDefinition($"""
@@ -168,9 +200,10 @@ public static class ListEndpoints
             WHERE slug = @Slug
             RETURNING {Columns}
             """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
+        await ListTranslations.ReplaceAsync(connection, transaction, slug, translations, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         signupLists.Invalidate();
-        return TypedResults.Ok(updated);
+        return TypedResults.Ok(updated with { Translations = translations });
     }
 
     static object Normalized(ListInput input) => new
@@ -185,9 +218,11 @@ public static class ListEndpoints
         AllowedOrigins = (input.AllowedOrigins ?? []).Select(o => o.TrimEnd('/').ToLowerInvariant()).Distinct().ToArray(),
         input.ConsentText,
         ConsentTextVersion = input.ConsentTextVersion!.Trim(),
-        DefaultLocale = input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale),
+        DefaultLocale = DefaultLocale(input),
         Welcome = input.Welcome ?? false,
     };
+
+    static string DefaultLocale(ListInput input) => input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale);
 
     static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }
