@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -49,8 +50,8 @@ public static class UnsubscribeEndpoints
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var listName = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
-            SELECT l.name FROM subscriptions sub JOIN lists l ON l.id = sub.list_id WHERE sub.id = @subscriptionId
-            """, new { subscriptionId }, cancellationToken: cancellationToken));
+            SELECT w.name FROM subscriptions sub CROSS JOIN LATERAL list_wording(sub.list_id, @language) w WHERE sub.id = @subscriptionId
+            """, new { subscriptionId, language = Languages.Current }, cancellationToken: cancellationToken));
         return HostedPage.Render(text, text.UnsubscribeTitle, $"""
             <p>{HostedPage.Encode(string.Format(text.UnsubscribePrompt, text.Named(listName, text.ThisNewsletter)))}</p>
             <form method="post">
