@@ -41,7 +41,7 @@ SQL
 
 # The baseline: the same columns, in the same order and join; the unsubscribe URL stands in as a
 # string of the same length, since PostgreSQL cannot compute the service's HMAC.
-COPY_SQL="\\copy (SELECT s.email_as_typed, s.name, l.slug, sub.status, sub.created_at, sub.confirmed_at, sub.unsubscribed_at, sub.consent_at, host(sub.consent_ip), sub.consent_user_agent, sub.consent_source, sub.consent_text_version, s.locale, 'http://127.0.0.1:$APP_PORT/unsubscribe/' || left(md5(sub.id::text), 32) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id JOIN lists l ON l.id = sub.list_id ORDER BY sub.id) TO '$WORK/copy.csv' WITH (FORMAT csv, HEADER)"
+COPY_SQL="\\copy (SELECT s.email_as_typed, s.name, l.slug, sub.status, sub.created_at, sub.confirmed_at, sub.unsubscribed_at, sub.consent_at, host(sub.consent_ip), sub.consent_user_agent, sub.consent_source, sub.consent_text_version, sub.consent_text_language, s.locale, 'http://127.0.0.1:$APP_PORT/unsubscribe/' || left(md5(sub.id::text), 32) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id JOIN lists l ON l.id = sub.list_id ORDER BY sub.id) TO '$WORK/copy.csv' WITH (FORMAT csv, HEADER)"
 
 best() { sort -n | head -1; }
 copy_times=() http_times=()

@@ -24,7 +24,7 @@ public static class ExportEndpoint
     static readonly string[] Header =
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
-        "consent_user_agent", "consent_source", "consent_text_version", "locale", "unsubscribe_url",
+        "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
     ];
 
     // Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP "CSV
@@ -40,7 +40,7 @@ public static class ExportEndpoint
     public sealed record ExportRow(
         long Id, string Email, string? Name, string List, string Status, DateTime SignedUpAt, DateTime? ConfirmedAt,
         DateTime? UnsubscribedAt, DateTime ConsentAt, string? ConsentIp, string? ConsentUserAgent, string? ConsentSource,
-        string ConsentTextVersion, string? Locale);
+        string ConsentTextVersion, string? ConsentTextLanguage, string? Locale);
 
     public static RouteGroupBuilder MapExport(this RouteGroupBuilder admin)
     {
@@ -83,7 +83,8 @@ public static class ExportEndpoint
             SELECT sub.id AS Id, s.email_as_typed AS Email, s.name AS Name, l.slug AS List, sub.status AS Status,
                    sub.created_at AS SignedUpAt, sub.confirmed_at AS ConfirmedAt, sub.unsubscribed_at AS UnsubscribedAt,
                    sub.consent_at AS ConsentAt, host(sub.consent_ip) AS ConsentIp, sub.consent_user_agent AS ConsentUserAgent,
-                   sub.consent_source AS ConsentSource, sub.consent_text_version AS ConsentTextVersion, s.locale AS Locale
+                   sub.consent_source AS ConsentSource, sub.consent_text_version AS ConsentTextVersion,
+                   sub.consent_text_language AS ConsentTextLanguage, s.locale AS Locale
             FROM subscriptions sub
             JOIN subscribers s ON s.id = sub.subscriber_id
             JOIN lists l ON l.id = sub.list_id
@@ -152,6 +153,7 @@ public static class ExportEndpoint
             csv.WriteField(row.ConsentUserAgent);
             csv.WriteField(row.ConsentSource);
             csv.WriteField(row.ConsentTextVersion);
+            csv.WriteField(row.ConsentTextLanguage);
             csv.WriteField(row.Locale);
             csv.WriteField(unsubscribeUrl.Write(row.Id, url));
             await csv.EndRecordAsync(cancellationToken);
@@ -180,6 +182,7 @@ public static class ExportEndpoint
             json.WriteString("consent_user_agent", row.ConsentUserAgent);
             json.WriteString("consent_source", row.ConsentSource);
             json.WriteString("consent_text_version", row.ConsentTextVersion);
+            json.WriteString("consent_text_language", row.ConsentTextLanguage);
             json.WriteString("locale", row.Locale);
             json.WriteString("unsubscribe_url", unsubscribeUrl.Write(row.Id, url));
             json.WriteEndObject();

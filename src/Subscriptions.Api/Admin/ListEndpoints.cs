@@ -26,6 +26,8 @@ public static class ListEndpoints
         public required string ConsentTextVersion { get; init; }
         public required string DefaultLocale { get; init; }
         public bool Welcome { get; init; }
+
+        public IReadOnlyDictionary<string, ListTranslation> Translations { get; init; } = ListTranslations.None;
     }
 
     /// <summary>
@@ -67,6 +69,13 @@ public static class ListEndpoints
 
         [Description("Send a welcome mail when a subscription is confirmed; false when not given.")]
         public bool? Welcome { get; init; }
+
+        [Description("""
+            The list's name and consent text in other languages the service speaks, keyed by language (de, fr...);
+            name and consentText are the wording in the defaultLocale's language. Readers see the translation
+            into their language, else the default; the consentTextVersion covers every translation.
+            """)]
+        public Dictionary<string, ListTranslation?>? Translations { get; init; }
     }
 
     public static RouteGroupBuilder MapListAdministration(this RouteGroupBuilder admin)
@@ -97,7 +106,8 @@ public static class ListEndpoints
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var lists = await connection.QueryAsync<ListDetails>(new CommandDefinition(
             $"SELECT {Columns} FROM lists ORDER BY slug", cancellationToken: cancellationToken));
-        return TypedResults.Ok(lists.ToList());
+        var translations = await ListTranslations.ReadAsync(connection, slug: null, cancellationToken);
+        return TypedResults.Ok(lists.Select(l => l with { Translations = translations.GetValueOrDefault(l.Slug, ListTranslations.None) }).ToList());
     }
 
     static async Task<Results<Ok<ListDetails>, NotFound>> GetList(string slug, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
@@ -105,7 +115,13 @@ public static class ListEndpoints
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var list = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition(
             $"SELECT {Columns} FROM lists WHERE slug = @slug", new { slug }, cancellationToken: cancellationToken));
-        return list is null ? TypedResults.NotFound() : TypedResults.Ok(list);
+        if (list is null)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var translations = await ListTranslations.ReadAsync(connection, slug, cancellationToken);
+        return TypedResults.Ok(list with { Translations = translations.GetValueOrDefault(slug, ListTranslations.None) });
     }
 
     static async Task<Results<Created<ListDetails>, ValidationProblem, ProblemHttpResult>> CreateList(
@@ -117,7 +133,9 @@ public static class ListEndpoints
             return TypedResults.ValidationProblem(validation.ToDictionary());
         }
 
+        var translations = ListTranslations.Normalized(input.Translations);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var created = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition($"""
             INSERT INTO lists (slug, name, sender_name, sender_email, thank_you_url, confirmed_url, error_url,
                                allowed_origins, consent_text, consent_text_version, default_locale, welcome)
@@ -125,12 +143,16 @@ public static class ListEndpoints
                     @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale, @Welcome)
             ON CONFLICT (slug) DO NOTHING
             RETURNING {Columns}
-            """, Normalized(input), cancellationToken: cancellationToken));
-        signupLists.Invalidate();
+            """, Normalized(input), transaction, cancellationToken: cancellationToken));
+        if (created is null)
+        {
+            return TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists");
+        }
 
-        return created is null
-            ? TypedResults.Problem($"A list named {input.Slug} exists already.", statusCode: StatusCodes.Status409Conflict, title: "List exists")
-            : TypedResults.Created($"/api/admin/lists/{created.Slug}", created);
+        await ListTranslations.ReplaceAsync(connection, transaction, created.Slug, translations, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        signupLists.Invalidate();
+        return TypedResults.Created($"/api/admin/lists/{created.Slug}", created with { Translations = translations });
     }
 
     static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
@@ -145,19 +167,29 @@ public static class ListEndpoints
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var current = await connection.QuerySingleOrDefaultAsync<(string Text, string Version)?>(new CommandDefinition(
-            "SELECT consent_text, consent_text_version FROM lists WHERE slug = @slug FOR UPDATE",
+        var current = await connection.QuerySingleOrDefaultAsync<(string Text, string Version, string Locale)?>(new CommandDefinition(
+            "SELECT consent_text, consent_text_version, default_locale FROM lists WHERE slug = @slug FOR UPDATE",
             new { slug }, transaction, cancellationToken: cancellationToken));
         if (current is not { } consent)
         {
             return TypedResults.NotFound();
         }
 
-        // Consent evidence points at a text version: the text may only change with its version.
-        if (consent.Text != input.ConsentText && consent.Version == input.ConsentTextVersion!.Trim())
+        // Consent evidence points at a text version and the language of its text: under one
+        // version, a language's text may not change (nor go, lest it come back different).
+        var translations = ListTranslations.Normalized(input.Translations);
+        if (consent.Version == input.ConsentTextVersion!.Trim())
         {
-            return TypedResults.Problem("The consent text changed but its version did not: give the new text a new consentTextVersion.",
-                statusCode: StatusCodes.Status409Conflict, title: "Consent text version unchanged");
+            var stored = (await ListTranslations.ReadAsync(connection, slug, cancellationToken, transaction)).GetValueOrDefault(slug, ListTranslations.None);
+            var changed = ListTranslations.ConsentTextsChanged(
+                ListTranslations.ConsentTexts(consent.Locale, consent.Text, stored),
+                ListTranslations.ConsentTexts(DefaultLocale(input), input.ConsentText, translations));
+            if (changed.Count > 0)
+            {
+                return TypedResults.Problem(
+                    $"The consent text in {string.Join(", ", changed)} changed or was removed under an unchanged version: give the new wording a new consentTextVersion.",
+                    statusCode: StatusCodes.Status409Conflict, title: "Consent text version unchanged");
+            }
         }
 
         var updated = await connection.QuerySingleAsync<ListDetails>(new CommandDefinition($"""
@@ -168,9 +200,10 @@ public static class ListEndpoints
             WHERE slug = @Slug
             RETURNING {Columns}
             """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
+        await ListTranslations.ReplaceAsync(connection, transaction, slug, translations, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         signupLists.Invalidate();
-        return TypedResults.Ok(updated);
+        return TypedResults.Ok(updated with { Translations = translations });
     }
 
     static object Normalized(ListInput input) => new
@@ -185,87 +218,11 @@ public static class ListEndpoints
         AllowedOrigins = (input.AllowedOrigins ?? []).Select(o => o.TrimEnd('/').ToLowerInvariant()).Distinct().ToArray(),
         input.ConsentText,
         ConsentTextVersion = input.ConsentTextVersion!.Trim(),
-        DefaultLocale = input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale),
+        DefaultLocale = DefaultLocale(input),
         Welcome = input.Welcome ?? false,
     };
 
+    static string DefaultLocale(ListInput input) => input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale);
+
     static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-}
-
-public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInput>
-{
-    public const string Creating = "creating";
-    const int MaxUrlLength = 2048;
-
-    public ListInputValidator()
-    {
-        RuleLevelCascadeMode = CascadeMode.Stop;
-
-        RuleSet(Creating, () => RuleFor(x => x.Slug)
-            .NotEmpty().WithMessage("Give the list a slug.")
-            .Must(slug => SignupValidator.IsListSlug(slug!)).WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
-            .OverridePropertyName("slug"));
-
-        RuleFor(x => x.Name)
-            .NotEmpty().WithMessage("Give the list a name.")
-            .MaximumLength(200).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The name is plain text of at most 200 characters.")
-            .OverridePropertyName("name");
-
-        RuleFor(x => x.SenderName)
-            .MaximumLength(200).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The sender name is plain text of at most 200 characters.")
-            .When(x => !string.IsNullOrWhiteSpace(x.SenderName))
-            .OverridePropertyName("senderName");
-
-        RuleFor(x => x.SenderEmail)
-            .Must(v => EmailAddress.TryNormalize(v, out _)).WithMessage("The sender must be a valid address.")
-            .When(x => !string.IsNullOrWhiteSpace(x.SenderEmail))
-            .OverridePropertyName("senderEmail");
-
-        RuleFor(x => x.ThankYouUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
-            .When(x => !string.IsNullOrWhiteSpace(x.ThankYouUrl)).OverridePropertyName("thankYouUrl");
-        RuleFor(x => x.ConfirmedUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
-            .When(x => !string.IsNullOrWhiteSpace(x.ConfirmedUrl)).OverridePropertyName("confirmedUrl");
-        RuleFor(x => x.ErrorUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
-            .When(x => !string.IsNullOrWhiteSpace(x.ErrorUrl)).OverridePropertyName("errorUrl");
-
-        RuleFor(x => x.AllowedOrigins)
-            .Must(o => o!.Length <= 50).WithMessage("At most 50 allowed origins.")
-            .Must(o => o!.All(origin => origin is not null && IsOrigin(origin))).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
-            .When(x => x.AllowedOrigins is not null)
-            .OverridePropertyName("allowedOrigins");
-
-        RuleFor(x => x.ConsentText)
-            .NotEmpty().WithMessage("Give the consent text the signup form shows.")
-            .MaximumLength(2000).WithMessage("The consent text is at most 2000 characters.")
-            // line breaks are the editor's; other control characters are no text (and PostgreSQL refuses NUL)
-            .Must(t => SignupValidator.IsPlainText(t.Replace('\r', ' ').Replace('\n', ' ').Replace('\t', ' ')))
-            .WithMessage("The consent text is text: line breaks and tabs, but no other control characters.")
-            .OverridePropertyName("consentText");
-
-        RuleFor(x => x.ConsentTextVersion)
-            .NotEmpty().WithMessage("Give the consent text a version.")
-            .MaximumLength(50).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The version is plain text of at most 50 characters.")
-            .OverridePropertyName("consentTextVersion");
-
-        RuleFor(x => x.DefaultLocale)
-            .Must(l => SignupValidator.IsLanguageTag(l!))
-            .WithMessage("The default locale is a BCP 47 tag, like en or de-CH.")
-            .When(x => x.DefaultLocale is not null)
-            .OverridePropertyName("defaultLocale");
-    }
-
-    const string RedirectMessage = "Redirect URLs are absolute https URLs (http only for localhost).";
-
-    /// <summary>Absolute https URL (http for localhost), so 303s only ever go where an editor said.</summary>
-    public static bool IsRedirectTarget(string value) =>
-        value.Length <= MaxUrlLength
-        && SignupValidator.IsPlainText(value)
-        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
-        && string.IsNullOrEmpty(uri.UserInfo);
-
-    public static bool IsOrigin(string value) =>
-        IsRedirectTarget(value)
-        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && uri.AbsolutePath == "/" && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment);
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using RazorSlices;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -49,11 +50,12 @@ public static class ConfirmationEndpoints
     public sealed record Confirmed(string Status, string List);
 
     const string LookupSql = """
-        SELECT l.slug AS ListSlug, l.name AS ListName, sub.status AS Status,
+        SELECT l.slug AS ListSlug, w.name AS ListName, sub.status AS Status,
                t.expires_at AS ExpiresAt, t.used_at AS UsedAt, sub.consent_source AS SignupPage
         FROM tokens t
         JOIN subscriptions sub ON sub.id = t.subscription_id
         JOIN lists l ON l.id = sub.list_id
+        CROSS JOIN LATERAL list_wording(l.id, @language) w
         WHERE t.hash = @hash AND t.purpose = 'confirm'
         """;
 
@@ -139,7 +141,7 @@ public static class ConfirmationEndpoints
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<TokenTarget>(new CommandDefinition(LookupSql, new { hash }, cancellationToken: cancellationToken));
+        return await connection.QuerySingleOrDefaultAsync<TokenTarget>(new CommandDefinition(LookupSql, new { hash, language = Languages.Current }, cancellationToken: cancellationToken));
     }
 
     /// <summary>The refusal of a link that cannot confirm anything (a page for a browser), or null if it can.</summary>

@@ -78,8 +78,8 @@ public static class EmbedEndpoints
     }
 
     static async Task<Results<RazorSlice<EmbedForm>, NotFound>> Form(
-        string? list, HttpRequest request, HttpResponse response, NpgsqlDataSource dataSource, IOptions<SignupProtectionOptions> protection,
-        CancellationToken cancellationToken)
+        string? list, HttpRequest request, HttpResponse response, NpgsqlDataSource dataSource, SignupLists lists,
+        IOptions<SignupProtectionOptions> protection, CancellationToken cancellationToken)
     {
         // a value that cannot be a slug is no list (and PostgreSQL refuses a NUL in text)
         if (list is not null && !SignupValidator.IsListSlug(list))
@@ -87,11 +87,20 @@ public static class EmbedEndpoints
             return TypedResults.NotFound();
         }
 
+        // The form speaks the language the signup it posts will choose (the browser's, else the
+        // list's default, from the signup's own copy of the lists), so the consent text it shows
+        // is the one the signup's evidence names.
+        var slug = list ?? SignupEndpoints.DefaultList;
+        var listDefault = (await lists.FindAsync([slug], cancellationToken)).FirstOrDefault()?.DefaultLocale;
+        var language = Languages.Choose(null, request.GetTypedHeaders().AcceptLanguage, listDefault);
+        Languages.Use(request.HttpContext, language);
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var target = await connection.QuerySingleOrDefaultAsync<EmbeddedList>(new CommandDefinition("""
-            SELECT slug AS Slug, name AS Name, consent_text AS ConsentText, allowed_origins AS AllowedOrigins
-            FROM lists WHERE slug = @slug
-            """, new { slug = list ?? "news" }, cancellationToken: cancellationToken));
+            SELECT l.slug AS Slug, w.name AS Name, w.consent_text AS ConsentText, l.allowed_origins AS AllowedOrigins
+            FROM lists l CROSS JOIN LATERAL list_wording(l.id, @language) w
+            WHERE l.slug = @slug
+            """, new { slug, language }, cancellationToken: cancellationToken));
         if (target is null)
         {
             return TypedResults.NotFound();

@@ -1,6 +1,7 @@
 using Dapper;
 using Npgsql;
 using RazorSlices;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Pages;
@@ -41,7 +42,8 @@ public static class HostedPage
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // a value that cannot be a slug names no list, and is not sent to PostgreSQL (which refuses a NUL in text)
         var name = list is null || !SignupValidator.IsListSlug(list) ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT name FROM lists WHERE slug = @list", new { list }, cancellationToken: cancellationToken));
+            "SELECT w.name FROM lists l CROSS JOIN LATERAL list_wording(l.id, @language) w WHERE l.slug = @list",
+            new { list, language = Languages.Current }, cancellationToken: cancellationToken));
         var text = PageText.For(request);
         var (title, sentence) = words(text);
         return Show(new Message(title, string.Format(sentence, text.Named(name, text.OurNewsletter))));

@@ -126,8 +126,10 @@ public static class SignupEndpoints
     // One round trip, one transaction. The first statement upserts the subscriber and so
     // locks its row: concurrent signups of one address queue behind it, and the second
     // statement (a fresh snapshot) sees what they committed, which keeps the resend throttle
-    // exact. It stores a pending subscription per list with the consent evidence, the ledger
-    // event and, unless throttled, a confirmation mail for the dispatcher. A confirmed
+    // exact. It stores a pending subscription per list with the consent evidence (the text's
+    // version and, from list_wording, the language of the text the reader was shown: the list's
+    // translation into the reader's language, else its own), the ledger event and, unless
+    // throttled, a confirmation mail for the dispatcher. A confirmed
     // subscription stays confirmed with the evidence it was confirmed with, and its
     // subscriber's details stay as they were: a stranger cannot rewrite them.
     public const string SubscribeSql = """
@@ -153,9 +155,9 @@ public static class SignupEndpoints
         ),
         subscription AS (
             INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
-                consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version)
-            SELECT subscriber.id, l.id, 'pending', @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version
-            FROM subscriber CROSS JOIN lists l
+                consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version, consent_text_language)
+            SELECT subscriber.id, l.id, 'pending', @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language
+            FROM subscriber CROSS JOIN lists l CROSS JOIN LATERAL list_wording(l.id, @mailLanguage) w
             WHERE l.slug = ANY(@slugs)
             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
                 status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE 'pending' END,
@@ -166,12 +168,14 @@ public static class SignupEndpoints
                 consent_user_agent = CASE WHEN sub.status = 'confirmed' THEN sub.consent_user_agent ELSE EXCLUDED.consent_user_agent END,
                 consent_source = CASE WHEN sub.status = 'confirmed' THEN sub.consent_source ELSE EXCLUDED.consent_source END,
                 consent_text_version = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_version ELSE EXCLUDED.consent_text_version END,
+                consent_text_language = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_language ELSE EXCLUDED.consent_text_language END,
                 updated_at = EXCLUDED.updated_at
-            RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version
+            RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version, sub.consent_text_language
         ),
         recorded AS (
-            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, consent_text_version)
-            SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version
+            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source,
+                consent_text_version, consent_text_language)
+            SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version, consent_text_language
             FROM subscription
         ),
         enqueued AS (
@@ -260,7 +264,7 @@ public static class SignupEndpoints
             userAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgentLength)],
             source,
             slugs,
-            mailLanguage = language,
+            mailLanguage = language, // the reader's: the mail's, and the list wording's the evidence names
             resendInterval = services.Confirmation.Value.ResendInterval,
             dailyLimit = services.Confirmation.Value.DailyLimit,
         }, cancellationToken: services.CancellationToken));

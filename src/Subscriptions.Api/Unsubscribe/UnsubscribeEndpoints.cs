@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using RazorSlices;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -52,8 +53,8 @@ public static class UnsubscribeEndpoints
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var listName = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
-            SELECT l.name FROM subscriptions sub JOIN lists l ON l.id = sub.list_id WHERE sub.id = @subscriptionId
-            """, new { subscriptionId }, cancellationToken: cancellationToken));
+            SELECT w.name FROM subscriptions sub CROSS JOIN LATERAL list_wording(sub.list_id, @language) w WHERE sub.id = @subscriptionId
+            """, new { subscriptionId, language = Languages.Current }, cancellationToken: cancellationToken));
         return HostedPage.Show(new OneButton(text.UnsubscribeTitle,
             string.Format(text.UnsubscribePrompt, text.Named(listName, text.ThisNewsletter)), text.UnsubscribeButton));
     }

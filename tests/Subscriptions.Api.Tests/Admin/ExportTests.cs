@@ -11,7 +11,7 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
     static readonly string[] Columns =
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
-        "consent_user_agent", "consent_source", "consent_text_version", "locale", "unsubscribe_url",
+        "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
     ];
 
     async Task SignUp(string email, string? name = null, string[]? lists = null, string? source = null)
@@ -63,6 +63,7 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal("127.0.0.1", csv["consent_ip"]);
         Assert.Equal("https://news.example/article", csv["consent_source"]);
         Assert.Equal("1", csv["consent_text_version"]);
+        Assert.Equal("en", csv["consent_text_language"]);
         Assert.Equal("en-GB", csv["locale"]);
         Assert.Equal("", csv["confirmed_at"]);
         Assert.True(DateTimeOffset.TryParse(csv["consent_at"], out _));

@@ -162,4 +162,173 @@ public class ListAdministrationTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal("application/problem+json", created.Content.Headers.ContentType?.MediaType);
         Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
     }
+
+    static StringContent Json(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+    static string Wording(string version = "v1", string translations = """{"de":{"name":"Sport (de)","consentText":"Ich stimme zu."}}""") =>
+        $$"""{"slug":"sport","name":"Sport","consentText":"I agree.","consentTextVersion":"{{version}}","translations":{{translations}}}""";
+
+    static Dictionary<string, (string Name, string ConsentText)> TranslationsOf(JsonElement list) =>
+        list.GetProperty("translations").EnumerateObject().ToDictionary(
+            t => t.Name, t => (t.Value.GetProperty("name").GetString()!, t.Value.GetProperty("consentText").GetString()!));
+
+    [Fact]
+    public async Task A_list_carries_its_name_and_consent_text_per_language()
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsync("/api/admin/lists", Json(Wording(translations: """
+            {"FR":{"name":" Sport (fr) ","consentText":"J'accepte."},"de":{"name":"Sport (de)","consentText":"Ich stimme zu.\nDanke."}}
+            """)));
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var expected = new Dictionary<string, (string, string)> { ["de"] = ("Sport (de)", "Ich stimme zu.\nDanke."), ["fr"] = ("Sport (fr)", "J'accepte.") };
+        Assert.Equal(expected, TranslationsOf(await created.Content.ReadFromJsonAsync<JsonElement>()));
+        Assert.Equal(expected, TranslationsOf(await admin.GetFromJsonAsync<JsonElement>("/api/admin/lists/sport")));
+        var all = await admin.GetFromJsonAsync<JsonElement>("/api/admin/lists");
+        Assert.Equal(expected, TranslationsOf(all.EnumerateArray().Single(l => l.GetProperty("slug").GetString() == "sport")));
+        Assert.Empty(TranslationsOf(all.EnumerateArray().Single(l => l.GetProperty("slug").GetString() == "news")));
+
+        // a replacement replaces them: a name changes, a language comes, under the same version
+        var replaced = await admin.PutAsync("/api/admin/lists/sport", Json(Wording(translations: """
+            {"de":{"name":"Sportnachrichten","consentText":"Ich stimme zu.\nDanke."},"fr":{"name":"Sport (fr)","consentText":"J'accepte."},"pl":{"name":"Sport (pl)","consentText":"Zgadzam się."}}
+            """)));
+
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        Assert.Equal(["de", "fr", "pl"], TranslationsOf(await replaced.Content.ReadFromJsonAsync<JsonElement>()).Keys);
+        Assert.Equal("Sportnachrichten", await Scalar<string>(
+            "SELECT t.name FROM list_translations t JOIN lists l ON l.id = t.list_id WHERE l.slug = 'sport' AND t.language = 'de'"));
+        Assert.Equal(3, await Scalar<long>("SELECT count(*) FROM list_translations"));
+    }
+
+    [Fact]
+    public async Task A_list_without_translations_answers_an_empty_set_and_a_replacement_without_them_keeps_none()
+    {
+        using var admin = AdminClient();
+        await admin.PostAsJsonAsync("/api/admin/lists", Sport());
+
+        Assert.Empty(TranslationsOf(await admin.GetFromJsonAsync<JsonElement>("/api/admin/lists/sport")));
+        var replaced = await admin.PutAsync("/api/admin/lists/sport", Json(Wording(translations: "null").Replace("\"slug\":\"sport\",", "", StringComparison.Ordinal)));
+
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        Assert.Empty(TranslationsOf(await replaced.Content.ReadFromJsonAsync<JsonElement>()));
+    }
+
+    [Theory]
+    [InlineData("""{"de":{"name":"Sport (de)","consentText":"Ich stimme jetzt zu."}}""", "de")]
+    [InlineData("{}", "de")]
+    [InlineData("""{"fr":{"name":"Sport (fr)","consentText":"J'accepte."}}""", "de")]
+    public async Task A_translated_consent_text_changed_or_removed_under_the_same_version_is_409(string translations, string language)
+    {
+        using var admin = AdminClient();
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/api/admin/lists", Json(Wording()))).StatusCode);
+
+        var refused = await admin.PutAsync("/api/admin/lists/sport", Json(Wording(translations: translations)));
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains($"consent text in {language} changed", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Equal("Ich stimme zu.", await Scalar<string>("SELECT consent_text FROM list_translations"));
+
+        // a new version may change anything
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync("/api/admin/lists/sport", Json(Wording("v2", translations)))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_translation_may_become_the_default_wording_under_the_same_version_when_no_text_changes_its_language()
+    {
+        using var admin = AdminClient();
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/api/admin/lists", Json(Wording()))).StatusCode);
+
+        // the German text becomes the list's own, the English one a translation: every language keeps its text
+        var swapped = await admin.PutAsync("/api/admin/lists/sport", Json("""
+            {"name":"Sport (de)","consentText":"Ich stimme zu.","consentTextVersion":"v1","defaultLocale":"de-DE",
+             "translations":{"en":{"name":"Sport","consentText":"I agree."}}}
+            """));
+        Assert.Equal(HttpStatusCode.OK, swapped.StatusCode);
+
+        // moving the default to another language under the same text and version would relabel evidence
+        var relabelled = await admin.PutAsync("/api/admin/lists/sport", Json("""
+            {"name":"Sport (de)","consentText":"Ich stimme zu.","consentTextVersion":"v1","defaultLocale":"fr","translations":{"en":{"name":"Sport","consentText":"I agree."}}}
+            """));
+        Assert.Equal(HttpStatusCode.Conflict, relabelled.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"xx":{"name":"X","consentText":"X"}}""", "translations")]
+    [InlineData("""{"de-CH":{"name":"X","consentText":"X"}}""", "translations")]
+    [InlineData("""{"":{"name":"X","consentText":"X"}}""", "translations")]
+    [InlineData("""{"de\u0000":{"name":"X","consentText":"X"}}""", "translations")]
+    [InlineData("""{"en":{"name":"Sport","consentText":"I agree."}}""", "translations.en")]
+    [InlineData("""{"de":{"name":"X","consentText":"X"},"DE":{"name":"Y","consentText":"Y"}}""", "translations.de")]
+    [InlineData("""{"de":null}""", "translations.de")]
+    [InlineData("""{"de":{"consentText":"X"}}""", "translations.de.name")]
+    [InlineData("""{"de":{"name":"","consentText":"X"}}""", "translations.de.name")]
+    [InlineData("""{"de":{"name":null,"consentText":"X"}}""", "translations.de.name")]
+    [InlineData("""{"de":{"name":"Sport\r\nBcc: x@y.z","consentText":"X"}}""", "translations.de.name")]
+    [InlineData("""{"de":{"name":"Sport\u0000","consentText":"X"}}""", "translations.de.name")]
+    [InlineData("""{"de":{"name":"Sport","consentText":""}}""", "translations.de.consentText")]
+    [InlineData("""{"de":{"name":"Sport","consentText":"Ich\u0007stimme zu."}}""", "translations.de.consentText")]
+    [InlineData("""{"de":{"name":"Sport","consentText":"Ich \u001b[31mstimme zu."}}""", "translations.de.consentText")]
+    public async Task Invalid_translations_get_a_problem_naming_the_field_on_create_and_replace(string translations, string field)
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsync("/api/admin/lists", Json(Wording(translations: translations)));
+        var replaced = await admin.PutAsync("/api/admin/lists/news", Json(Wording("v2", translations).Replace("\"slug\":\"sport\",", "", StringComparison.Ordinal)));
+
+        foreach (var response in new[] { created, replaced })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+            Assert.True(errors.TryGetProperty(field, out _), errors.ToString());
+        }
+
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+        Assert.Equal("1", await Scalar<string>("SELECT consent_text_version FROM lists"));
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM list_translations"));
+    }
+
+    [Theory]
+    [InlineData(201, 1)]
+    [InlineData(1, 2001)]
+    public async Task A_translation_longer_than_the_lists_own_wording_may_be_is_400(int nameLength, int consentLength)
+    {
+        using var admin = AdminClient();
+        var translations = $$$"""{"de":{"name":"{{{new string('n', nameLength)}}}","consentText":"{{{new string('c', consentLength)}}}"}}""";
+
+        var response = await admin.PostAsync("/api/admin/lists", Json(Wording(translations: translations)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.True(errors.TryGetProperty(nameLength > 200 ? "translations.de.name" : "translations.de.consentText", out _), errors.ToString());
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM list_translations"));
+    }
+
+    [Theory]
+    [InlineData("\"de\"")]
+    [InlineData("[]")]
+    [InlineData("5")]
+    [InlineData("true")]
+    [InlineData("""{"de":"Sport"}""")]
+    [InlineData("""{"de":[]}""")]
+    [InlineData("""{"de":{"name":5,"consentText":"X"}}""")]
+    [InlineData("""{"de":{"name":"X","consentText":["X"]}}""")]
+    [InlineData("""{"de":{"name":"X","consentText":{"text":"X"}}}""")]
+    [InlineData("""{"de":{"name":"\ud800","consentText":"X"}}""")]
+    [InlineData("""{"\ud800":{"name":"X","consentText":"X"}}""")]
+    public async Task Translations_of_the_wrong_JSON_type_are_400_problem_details(string translations)
+    {
+        using var admin = AdminClient();
+
+        var created = await admin.PostAsync("/api/admin/lists", Json(Wording(translations: translations)));
+        var replaced = await admin.PutAsync("/api/admin/lists/news", Json(Wording("v2", translations).Replace("\"slug\":\"sport\",", "", StringComparison.Ordinal)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, created.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, replaced.StatusCode);
+        Assert.Equal("application/problem+json", created.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("application/problem+json", replaced.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM lists"));
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM list_translations"));
+    }
 }

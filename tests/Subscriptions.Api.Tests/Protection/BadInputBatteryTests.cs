@@ -22,7 +22,7 @@ namespace Subscriptions.Api.Tests.Protection;
 public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) : ApiTest(fixture)
 {
     /// <summary>Everything the service keeps: the battery must leave each exactly as the valid set-up calls left it.</summary>
-    static readonly string[] Tables = ["subscribers", "subscriptions", "subscription_events", "outbox", "lists", "webhook_endpoints", "tokens", "erasures"];
+    static readonly string[] Tables = ["subscribers", "subscriptions", "subscription_events", "outbox", "lists", "list_translations", "webhook_endpoints", "tokens", "erasures"];
 
     sealed record Result(string Category, string Route, string Method, int Status, string? Failure);
 
@@ -111,7 +111,11 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
     {
         using var admin = AdminClient();
         var list = await admin.PostAsJsonAsync("/api/admin/lists",
-            new { slug = "battery", name = "Battery", consentText = "I agree to the battery.", consentTextVersion = "v1" });
+            new
+            {
+                slug = "battery", name = "Battery", consentText = "I agree to the battery.", consentTextVersion = "v1",
+                translations = new { de = new { name = "Batterie", consentText = "Ich stimme der Batterie zu." } },
+            });
         Assert.Equal(HttpStatusCode.Created, list.StatusCode);
         var webhook = await admin.PostAsJsonAsync("/api/admin/webhooks",
             new { url = "http://127.0.0.1:9/battery-hook", events = new[] { "subscription.created" } });

@@ -53,6 +53,7 @@ public sealed class WebhookDeliveryTests(ApiFixture fixture, ReceiverFixture rec
         Assert.Equal("pending", created.GetProperty("status").GetString());
         Assert.Equal("127.0.0.1", created.GetProperty("consent").GetProperty("ip").GetString());
         Assert.Equal("1", created.GetProperty("consent").GetProperty("textVersion").GetString());
+        Assert.Equal("en", created.GetProperty("consent").GetProperty("textLanguage").GetString());
         Assert.Equal("confirmed", received[1].Data.GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.String, received[1].Data.GetProperty("confirmedAt").ValueKind);
         Assert.Equal("unsubscribed", received[2].Data.GetProperty("status").GetString());

@@ -35,6 +35,34 @@ public static class AdminCases
         _ => "\"\\u0000\"",
     };
 
+    /// <summary>A translations object with one language; each part is JSON, the language a key's text.</summary>
+    static string Translation(string language = "de", string name = "\"Batterie\"", string consentText = "\"Ich stimme zu.\"") =>
+        $"{{\"{language}\":{{\"name\":{name},\"consentText\":{consentText}}}}}";
+
+    /// <summary>Translations whose key, name or consent text is hostile, or whose parts are of the wrong JSON type.</summary>
+    static IEnumerable<string> HostileTranslations()
+    {
+        foreach (var value in JsonBody.HostileStrings)
+        {
+            var quoted = JsonBody.Quote(value);
+            yield return Translation(name: quoted);
+            yield return Translation(consentText: quoted);
+            yield return Translation(language: quoted[1..^1]);
+        }
+
+        foreach (var value in JsonBody.WrongTypes)
+        {
+            yield return Translation(name: value);
+            yield return Translation(consentText: value);
+            yield return $"{{\"de\":{value}}}";
+        }
+
+        yield return "{\"de\":null}";
+        yield return "{\"de\":{}}";
+        yield return Translation() [..^1] + "," + Translation(language: "DE")[1..];
+        yield return "{" + string.Join(",", Enumerable.Range(0, 1_000).Select(i => $"\"l{i}\":{{\"name\":\"x\",\"consentText\":\"x\"}}")) + "}";
+    }
+
     static KeyValuePair<string, string>[] Key(BatteryTargets targets) => [new("Authorization", $"Bearer {targets.AdminKey}")];
 
     public static IEnumerable<Case> Cases(BatteryTargets targets)
@@ -47,7 +75,7 @@ public static class AdminCases
             ("slug", "\"news\""), ("name", "\"Battery\""), ("senderName", "\"Desk\""), ("senderEmail", "\"desk@example.org\""),
             ("thankYouUrl", "\"https://news.example/thanks\""), ("confirmedUrl", "\"https://news.example/welcome\""), ("errorUrl", "\"https://news.example/oops\""),
             ("allowedOrigins", "[\"https://news.example\"]"), ("consentText", "\"I agree.\""), ("consentTextVersion", "\"v1\""),
-            ("defaultLocale", "\"en\""), ("welcome", "false"),
+            ("defaultLocale", "\"en\""), ("welcome", "false"), ("translations", Translation()),
         ];
         var create = new JsonBody(Lists, "POST", "/api/admin/lists", admin, listFields)
         {
@@ -74,6 +102,30 @@ public static class AdminCases
         {
             yield return new("NUL and control chars", List, "PUT", $"/api/admin/lists/{targets.List}", Expect.Problem,
                 BodyCases.Utf8("{" + string.Join(",", listFields[1..].Select(f => $"\"{f.Item1}\":{(f.Item1 == field ? WithNul(f.Item2) : f.Item1 == "consentTextVersion" ? "\"v2\"" : f.Item2)}")) + "}"),
+                "application/json", Headers: admin);
+        }
+
+        // the translations' inside: hostile keys, names and consent texts, and values of the wrong
+        // type, in bodies refused even when valid (a taken slug, a missing list, a changed consent
+        // text under its old version); then what no version makes valid, under a new one
+        var bodies = new[] { create, replaceMissing, replaceOwn };
+        foreach (var body in bodies)
+        {
+            foreach (var translations in HostileTranslations())
+            {
+                yield return new("hostile translations", body.Route, body.Method, body.Path, Expect.Problem,
+                    BodyCases.Utf8("{" + string.Join(",", body.Fields.Select(f => $"\"{f.Field}\":{(f.Field == "translations" ? translations : f.Json)}")) + "}"),
+                    "application/json", Headers: admin);
+            }
+        }
+
+        foreach (var translations in new[] { "\\u0000", "\\u0007", "\\u001b[31m", "\\ud800" }.SelectMany(bad => new[]
+        {
+            Translation(name: $"\"Batterie{bad}\""), Translation(consentText: $"\"Ich stimme zu.{bad}\""), Translation(language: $"de{bad}"),
+        }).Concat([Translation(language: "en"), Translation(language: "xx"), Translation(name: $"\"{new string('x', 201)}\""), Translation(consentText: $"\"{new string('x', 2001)}\"")]))
+        {
+            yield return new("hostile translations", List, "PUT", $"/api/admin/lists/{targets.List}", Expect.Problem,
+                BodyCases.Utf8("{" + string.Join(",", listFields[1..].Select(f => $"\"{f.Item1}\":{(f.Item1 == "translations" ? translations : f.Item1 == "consentTextVersion" ? "\"v2\"" : f.Item2)}")) + "}"),
                 "application/json", Headers: admin);
         }
 
