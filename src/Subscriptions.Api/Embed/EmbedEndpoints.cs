@@ -110,6 +110,6 @@ public static class EmbedEndpoints
         response.Headers.ContentSecurityPolicy =
             $"default-src 'none'; style-src {PageStyle.CspSource}; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
-        return HostedPage.Show(new EmbedForm(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
+        return HostedPage.Show(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
     }
 }

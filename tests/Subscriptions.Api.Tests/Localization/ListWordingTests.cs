@@ -104,6 +104,11 @@ public class ListWordingTests(ApiFixture fixture) : ApiTest(fixture)
         var html = WebUtility.HtmlDecode(await Page("/embed/form?list=sport", "ja"));
         Assert.Contains("<html lang=\"de\">", html);
         Assert.Contains($"<label for=\"consent\">{GermanConsent}</label>", html);
+        // every word of the form, not only the list's, and the script it loads, are in that language
+        Assert.Contains($"<title>Melden Sie sich für {GermanName} an</title>", html);
+        Assert.Contains("<label for=\"email\">E-Mail-Adresse</label>", html);
+        Assert.Contains(">Anmelden</button>", html);
+        Assert.Contains("/embed/subscribe.js?lang=de", html);
 
         var mail = await SignUpAndReceive("dokusha@example.org", "ja");
         Assert.Equal("de", await RecordedLanguage());
