@@ -42,25 +42,30 @@ public static class OutboxSql
         """;
 
     /// <summary>
-    /// Like <see cref="ClaimMail"/>, for webhook deliveries: only the oldest waiting event of each
-    /// (endpoint, subscriber) pair, so that one subscriber's events reach an endpoint in order, and
-    /// none for an endpoint that is disabled or paused.
+    /// A webhook delivery a worker may take (its due time aside): waiting, not held by a live
+    /// claim, for an endpoint neither disabled nor paused, and the oldest waiting event of its
+    /// (endpoint, subscriber) queue — the pair's first entry in outbox_webhook_queue, asked for in
+    /// that index's own order — so that one subscriber's events reach an endpoint in order.
     /// </summary>
-    public const string ClaimWebhooks = """
-        WITH due AS (
-            SELECT o.id FROM outbox o
-            JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
-            WHERE o.kind = 'webhook' AND o.sent_at IS NULL AND o.dead_at IS NULL AND o.due_at <= @now
+    const string WebhookReady = """
+              o.kind = 'webhook' AND o.sent_at IS NULL AND o.dead_at IS NULL AND o.due_at IS NOT NULL
               AND (o.locked_until IS NULL OR o.locked_until < @now)
               AND w.disabled_at IS NULL AND (w.paused_until IS NULL OR w.paused_until <= @now)
-              -- the oldest waiting event of its (endpoint, subscriber) queue: the pair's first entry in
-              -- outbox_webhook_queue, asked for in that index's own order
               AND o.id = (
                   SELECT head.id FROM outbox head
                   WHERE head.kind = 'webhook' AND head.webhook_endpoint_id = o.webhook_endpoint_id
                     AND head.ordering_key = o.ordering_key AND head.sent_at IS NULL AND head.dead_at IS NULL
                   ORDER BY head.webhook_endpoint_id, head.ordering_key, head.id
                   LIMIT 1)
+        """;
+
+    /// <summary>Like <see cref="ClaimMail"/>, for the webhook deliveries that are <see cref="WebhookReady"/>.</summary>
+    public const string ClaimWebhooks = """
+        WITH due AS (
+            SELECT o.id FROM outbox o
+            JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
+            WHERE o.due_at <= @now AND
+        """ + WebhookReady + """
             ORDER BY o.due_at
             LIMIT @batchSize
             FOR UPDATE OF o SKIP LOCKED
@@ -146,26 +151,44 @@ public static class OutboxSql
         connection.ExecuteAsync("UPDATE outbox SET locked_until = @leaseUntil WHERE id = ANY (@ids) AND claim = @claim",
             new { claim, ids = ids.ToArray(), leaseUntil });
 
-    public sealed record KindDepth(string Kind, long Waiting, DateTime? OldestCreatedAt, DateTime? NextDueAt);
-
     /// <summary>
-    /// What waits, per kind: the dispatcher's next wake-up and metrics, and the stats endpoint.
-    /// NextDueAt is when a worker could next claim a row of the kind: a webhook delivery also waits
-    /// out its endpoint's pause and the event before it (the head-of-queue test of
-    /// <see cref="ClaimWebhooks"/>), and one for a disabled endpoint never comes due. Counted as
-    /// due at once, such rows kept every webhook worker polling every 10 ms (measured: ~570
-    /// transactions a second for one event waiting on a paused endpoint, against ~9 idle).
+    /// When a worker of <paramref name="lane"/> could next claim a row not held by a live claim:
+    /// the first such row in due order (index order, so the look stops there, past at most the rows
+    /// other workers hold), and for webhooks also the end of a pause that holds waiting events back.
+    /// Rows a crashed instance holds are found by the poll once their lease has run out.
     /// </summary>
+    public static Task<DateTime?> NextDueAsync(NpgsqlConnection connection, OutboxLane lane, DateTimeOffset now, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(lane == OutboxLane.Mail ? NextMailDue : NextWebhookDue,
+            new { now }, cancellationToken: cancellationToken));
+
+    const string NextMailDue = """
+        SELECT due_at FROM outbox
+        WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL AND (locked_until IS NULL OR locked_until < @now)
+        ORDER BY due_at
+        LIMIT 1
+        """;
+
+    const string NextWebhookDue = """
+        SELECT least(
+            (SELECT o.due_at FROM outbox o JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
+             WHERE
+        """ + WebhookReady + """
+             ORDER BY o.due_at
+             LIMIT 1),
+            (SELECT min(w.paused_until) FROM webhook_endpoints w
+             WHERE w.disabled_at IS NULL AND w.paused_until > @now
+               AND EXISTS (SELECT FROM outbox o WHERE o.webhook_endpoint_id = w.id AND o.kind = 'webhook'
+                                                  AND o.sent_at IS NULL AND o.dead_at IS NULL)))
+        """;
+
+    public sealed record KindDepth(string Kind, long Waiting, DateTime? OldestCreatedAt);
+
+    /// <summary>What waits, per kind: the outbox gauges and the stats endpoint.</summary>
     public static async Task<List<KindDepth>> QueueDepthAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
         [.. await connection.QueryAsync<KindDepth>(new CommandDefinition("""
-            SELECT o.kind AS Kind, count(*) AS Waiting, min(o.created_at) AS OldestCreatedAt,
-                   min(greatest(o.due_at, o.locked_until, w.paused_until)) FILTER (
-                       WHERE w.disabled_at IS NULL AND (o.kind <> 'webhook' OR o.id = (
-                           SELECT min(head.id) FROM outbox head
-                           WHERE head.kind = 'webhook' AND head.webhook_endpoint_id = o.webhook_endpoint_id
-                             AND head.ordering_key = o.ordering_key AND head.sent_at IS NULL AND head.dead_at IS NULL))) AS NextDueAt
-            FROM outbox o LEFT JOIN webhook_endpoints w ON w.id = o.webhook_endpoint_id
-            WHERE o.sent_at IS NULL AND o.dead_at IS NULL
-            GROUP BY o.kind
+            SELECT kind AS Kind, count(*) AS Waiting, min(created_at) AS OldestCreatedAt
+            FROM outbox
+            WHERE sent_at IS NULL AND dead_at IS NULL
+            GROUP BY kind
             """, cancellationToken: cancellationToken))];
 }

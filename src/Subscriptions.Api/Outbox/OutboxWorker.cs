@@ -59,16 +59,15 @@ public sealed partial class OutboxWorker<TRow>(
 
     /// <summary>
     /// Sleep until the poll interval ends or the next row of this lane falls due, whichever is
-    /// first. The same look at the outbox feeds its depth and age metrics.
+    /// first. A cheap look (<see cref="OutboxSql.NextDueAsync"/>): idle workers of every instance
+    /// make it, however long the queue.
     /// </summary>
     async Task<TimeSpan> NextWakeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
-        var now = clock.GetUtcNow().UtcDateTime;
-        metrics.Outbox(depth.Sum(d => d.Waiting), depth.Min(d => d.OldestCreatedAt) is { } oldest ? now - oldest : TimeSpan.Zero);
-        var nextDue = depth.Where(d => (d.Kind == "webhook") == (transport.Lane == OutboxLane.Webhooks)).Min(d => d.NextDueAt);
-        var untilDue = nextDue is { } due ? due - now : options.PollInterval;
+        var now = clock.GetUtcNow();
+        var nextDue = await OutboxSql.NextDueAsync(connection, transport.Lane, now, cancellationToken);
+        var untilDue = nextDue is { } due ? new DateTimeOffset(due, TimeSpan.Zero) - now : options.PollInterval;
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, options.PollInterval.TotalMilliseconds));
     }
 
