@@ -14,7 +14,7 @@ namespace Subscriptions.Api.Mail;
 /// <summary>A mail the outbox holds, with what composing it needs.</summary>
 public sealed record ClaimedMail(
     long OutboxId, string Kind, long SubscriptionId, string Status, string Locale,
-    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail) : IClaimedRow;
+    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail, int Attempts) : IClaimedRow;
 
 /// <summary>
 /// The outbox's mails over SMTP: confirmation and its reminder (each with a fresh link), and the
