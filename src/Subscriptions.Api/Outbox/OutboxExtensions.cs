@@ -26,9 +26,10 @@ public static class OutboxExtensions
             .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
                 && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,
                 "Outbox__PollInterval, __Lease and __RetryBaseDelay must be positive, __RetryMaxDelay at least __RetryBaseDelay.")
-            // a delivery is cut off when its claim's lease ends: an SMTP exchange must fit in it
-            .Validate<IOptions<SmtpOptions>>((o, smtp) => o.Lease > smtp.Value.Timeout,
-                "Outbox__Lease must be longer than Smtp__Timeout.")
+            // a delivery is cut off when its claim's lease ends, and may start with half of it left
+            // (it is renewed below that): an SMTP exchange must fit in half a lease
+            .Validate<IOptions<SmtpOptions>>((o, smtp) => o.Lease >= 2 * smtp.Value.Timeout,
+                "Outbox__Lease must be at least twice Smtp__Timeout.")
             .ValidateOnStart();
 
         services.AddOptions<ConfirmationOptions>()
