@@ -72,7 +72,8 @@ public sealed class ApiFixture : IAsyncLifetime
             {
                 await using var connection = await Database.OpenConnectionAsync();
                 await connection.ExecuteAsync("""
-                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints RESTART IDENTITY CASCADE;
+                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints,
+                        suppressions, bounce_events, bounce_webhook_nonces RESTART IDENTITY CASCADE;
                     DELETE FROM list_translations;
                     DELETE FROM lists WHERE slug <> 'news';
                     UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL, welcome = false;
