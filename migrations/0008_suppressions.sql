@@ -26,10 +26,12 @@ CREATE TABLE bounce_events (
     kind        text NOT NULL CHECK (kind IN ('hard_bounce', 'soft_bounce', 'complaint')),
     outbox_id   bigint,
     occurred_at timestamptz NOT NULL,
+    -- the 7 days of the soft bounce limit count from here: a provider's own time may be late or old
+    received_at timestamptz NOT NULL,
     PRIMARY KEY (provider, event_id)
 );
 
-CREATE INDEX bounce_events_soft ON bounce_events (email, occurred_at) WHERE kind = 'soft_bounce';
+CREATE INDEX bounce_events_soft ON bounce_events (email, received_at) WHERE kind = 'soft_bounce';
 
 -- Signed requests' one-time values (Mailgun's token): a request is accepted once.
 CREATE TABLE bounce_webhook_nonces (
@@ -123,7 +125,7 @@ $$;
 
 -- A provider's report about an address: recorded once per event id, for a known address only
 -- (an unknown one is acknowledged and forgotten). A hard bounce or a complaint suppresses at
--- once; soft bounces do when p_soft_limit of them fell within the last 7 days. Returns what
+-- once; soft bounces do when p_soft_limit of them came within the last 7 days. Returns what
 -- became of it: 'unknown', 'duplicate', 'recorded' or 'suppressed'.
 CREATE FUNCTION record_bounce(p_provider text, p_event_id text, p_email text, p_kind text, p_outbox_id bigint,
                               p_occurred_at timestamptz, p_now timestamptz, p_soft_limit integer)
@@ -135,8 +137,8 @@ BEGIN
         RETURN 'unknown';
     END IF;
 
-    INSERT INTO bounce_events (provider, event_id, email, kind, outbox_id, occurred_at)
-    VALUES (p_provider, p_event_id, p_email, p_kind, p_outbox_id, p_occurred_at)
+    INSERT INTO bounce_events (provider, event_id, email, kind, outbox_id, occurred_at, received_at)
+    VALUES (p_provider, p_event_id, p_email, p_kind, p_outbox_id, p_occurred_at, p_now)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         RETURN 'duplicate';
@@ -146,7 +148,7 @@ BEGIN
         WHEN 'hard_bounce' THEN 'hard_bounce'
         WHEN 'complaint' THEN 'complaint'
         ELSE CASE WHEN (SELECT count(*) FROM bounce_events
-                        WHERE email = p_email AND kind = 'soft_bounce' AND occurred_at > p_now - interval '7 days') >= p_soft_limit
+                        WHERE email = p_email AND kind = 'soft_bounce' AND received_at > p_now - interval '7 days') >= p_soft_limit
                   THEN 'repeated_soft_bounce' END
     END;
     IF v_reason IS NULL THEN

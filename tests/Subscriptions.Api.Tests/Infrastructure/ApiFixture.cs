@@ -39,6 +39,12 @@ public sealed class ApiFixture : IAsyncLifetime
         // every test client is 127.0.0.1; the rate limit tests run services of their own
         settings["RateLimits:Signup:Burst"] = "100000";
         settings["RateLimits:Links:Burst"] = "100000";
+        // every bounce webhook provider configured, with keys openssl made for the tests
+        foreach (var (key, value) in ProviderSigning.Settings())
+        {
+            settings[key] = value;
+        }
+
         return settings;
     }
 
