@@ -1,4 +1,5 @@
 using Subscriptions.Api.Admin;
+using Subscriptions.Api.Bounces;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
@@ -45,8 +46,11 @@ builder.Services.AddHealth();
 builder.Services.AddOutbox();
 builder.Services.AddUnsubscribe();
 
-// Admin API: bearer key, lists, export, erasure, stats, webhooks.
+// Admin API: bearer key, lists, export, erasure, stats, webhooks, suppressions.
 builder.Services.AddAdmin();
+
+// The mail providers' bounce and complaint webhooks, each verified by the provider's own scheme.
+builder.Services.AddBounceWebhooks();
 
 var app = builder.Build();
 
@@ -81,6 +85,7 @@ app.MapConfirmation();
 app.MapUnsubscribe();
 app.MapEmbed();
 app.MapAdmin();
+app.MapBounceWebhooks();
 
 await app.RunAsync();
 return 0;

@@ -86,7 +86,8 @@ import re, sys
 sql = open(sys.argv[1]).read()
 values = {"email": "('b' || :n || '@example.org')", "emailAsTyped": "('b' || :n || '@example.org')", "name": "NULL::text",
           "locale": "NULL::text", "now": "now()", "ip": "'127.0.0.1'", "userAgent": "'pgbench'", "source": "NULL::text",
-          "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5"}
+          "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5",
+          "addressHash": "'\\x00'::bytea"}
 sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
 open(sys.argv[2], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
 PY

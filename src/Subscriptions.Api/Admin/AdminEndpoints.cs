@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Suppressions;
 using Subscriptions.Api.Webhooks;
 
 namespace Subscriptions.Api.Admin;
@@ -17,6 +18,7 @@ public static class AdminEndpoints
 
         services.AddSingleton<AdminFailureLimiter>();
         services.AddSingleton<ListInputValidator>();
+        services.AddSingleton<SuppressionInputValidator>();
         // The only scheme would otherwise become the default and run on every request, signups
         // included; the admin policy names it, so it runs for admin endpoints alone.
         AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
@@ -42,7 +44,8 @@ public static class AdminEndpoints
             .MapExport()
             .MapErasure()
             .MapStats()
-            .MapWebhookAdministration();
+            .MapWebhookAdministration()
+            .MapSuppressionAdministration();
         return app;
     }
 }

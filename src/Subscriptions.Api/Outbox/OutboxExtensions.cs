@@ -15,6 +15,8 @@ public static class OutboxExtensions
             .Validate(o => o.Port is > 0 and <= 65535, "Smtp__Port must be a TCP port (1-65535).")
             .Validate(o => SmtpOptions.IsValidFrom(o.From), "Smtp__From must be a mailbox, e.g. \"News <news@example.com>\".")
             .Validate(o => o.Timeout > TimeSpan.Zero, "Smtp__Timeout must be positive.")
+            .Validate(o => string.IsNullOrEmpty(o.ReturnPath) || Mail.ReturnPath.Parse(o.ReturnPath) is not null,
+                "Smtp__ReturnPath must be an address, e.g. bounces@example.com, or bounces+{id}@example.com for VERP.")
             .ValidateOnStart();
 
         services.AddOptions<OutboxOptions>()

@@ -14,7 +14,8 @@ public static class OutboxSql
     /// <summary>
     /// Due mails not held by a live claim, longest due first (a batch handed back after a relay
     /// failure is tried from its untried rows, not from the one that just failed again), with what
-    /// composing them needs: the list's name is its wording in the mail's language (list_wording).
+    /// composing them needs: the list's name is its wording in the mail's language (list_wording),
+    /// and the reason the address is suppressed, if it is (such a mail is dead-lettered, not sent).
     /// </summary>
     public const string ClaimMail = """
         WITH due AS (
@@ -32,12 +33,13 @@ public static class OutboxSql
         )
         SELECT c.id AS OutboxId, c.kind AS Kind, c.subscription_id AS SubscriptionId, sub.status AS Status,
                c.locale AS Locale, s.email_as_typed AS EmailAsTyped, w.name AS ListName,
-               l.sender_name AS SenderName, l.sender_email AS SenderEmail, c.attempts AS Attempts
+               l.sender_name AS SenderName, l.sender_email AS SenderEmail, sup.reason AS SuppressedReason, c.attempts AS Attempts
         FROM claimed c
         JOIN subscriptions sub ON sub.id = c.subscription_id
         JOIN subscribers s ON s.id = sub.subscriber_id
         JOIN lists l ON l.id = sub.list_id
         CROSS JOIN LATERAL list_wording(l.id, c.locale) w
+        LEFT JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL
         ORDER BY c.due_at, c.id
         """;
 
