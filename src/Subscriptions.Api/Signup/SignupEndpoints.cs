@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json.Serialization;
 using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -41,6 +42,7 @@ public static class SignupEndpoints
         services.AddSingleton<SubscriptionsMetrics>();
         services.AddSingleton<SignupLists>();
         services.AddCaptcha();
+        services.AddDomainSuggestions();
         return services.AddSingleton<IValidator<SignupInput>, SignupValidator>();
     }
 
@@ -76,7 +78,11 @@ public static class SignupEndpoints
         return app;
     }
 
-    public sealed record SignupAccepted(string Status, string Message);
+    /// <param name="Suggestion">"Did you mean …?": the address at the common domain it is one typo from (Signup/DomainSuggestions); absent otherwise.</param>
+    public sealed record SignupAccepted(
+        string Status,
+        string Message,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Suggestion = null);
 
     /// <summary>The JSON body, as the OpenAPI document describes it (the honeypot field is left out on purpose).</summary>
     public sealed record SignupRequest(
@@ -123,6 +129,7 @@ public static class SignupEndpoints
         ServiceKeys Keys,
         IOptions<CaptchaOptions> CaptchaOptions,
         IStringLocalizer<Texts> Texts,
+        DomainSuggestions Suggestions,
         CancellationToken CancellationToken);
 
     // One round trip, one transaction. The first statement upserts the subscriber and so
@@ -226,7 +233,7 @@ public static class SignupEndpoints
             var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
             services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(isForm, slugs, named, services.Texts);
+            return Success(isForm, slugs, named, services.Texts, services.Suggestions.Suggest(input.Email));
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -282,7 +289,7 @@ public static class SignupEndpoints
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-        return Success(isForm, slugs, lists, services.Texts);
+        return Success(isForm, slugs, lists, services.Texts, services.Suggestions.Suggest(input.Email));
     }
 
     // metric labels only ever name lists that exist: a bot must not mint label values
@@ -294,11 +301,11 @@ public static class SignupEndpoints
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts)
+    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? suggestion)
     {
         if (!isForm)
         {
-            return TypedResults.Accepted((string?)null, new SignupAccepted("accepted", texts["SignupAccepted"]));
+            return TypedResults.Accepted((string?)null, new SignupAccepted("accepted", texts["SignupAccepted"], suggestion));
         }
 
         var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl;

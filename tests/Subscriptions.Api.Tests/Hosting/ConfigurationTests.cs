@@ -56,4 +56,18 @@ public class ConfigurationTests
         Assert.Equal(1, exitCode);
         Assert.StartsWith("Configuration error: Subscriptions__TrustedProxies", stderr);
     }
+
+    [Fact]
+    public async Task A_configured_common_domain_that_is_no_mail_domain_stops_the_process()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["Signup__CommonDomains__0"] = "mail.example",
+            ["Signup__CommonDomains__1"] = "not a domain",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("Configuration error: Signup__CommonDomains must hold mail domains only", stderr);
+    }
 }
