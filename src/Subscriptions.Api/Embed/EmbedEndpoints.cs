@@ -61,6 +61,7 @@ public static class EmbedEndpoints
                 ["checkForm"] = texts["FormErrorsTitle"],
                 ["tooMany"] = texts["Error429"],
                 ["failed"] = texts["ScriptFailed"],
+                ["didYouMean"] = texts["DidYouMean"],
             }), StringComparison.Ordinal)));
         response.Headers.CacheControl = "public, max-age=3600";
         response.Headers.Vary = "Accept-Language";

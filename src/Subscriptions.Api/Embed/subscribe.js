@@ -24,7 +24,29 @@
     message.className = isError ? "subscriptions-error" : "subscriptions-success";
   }
 
+  // "Did you mean name@gmail.com?" with the address as a button: one click corrects the field
+  // and signs up again (the address as typed was accepted too; its mail will simply not arrive).
+  function suggest(form, address, resend) {
+    var line = document.createElement("p");
+    line.setAttribute("data-subscriptions-suggestion", "");
+    line.className = "subscriptions-suggestion";
+    var parts = messages.didYouMean.split("{0}");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = address;
+    button.addEventListener("click", function () {
+      field(form, "email").value = address;
+      line.remove();
+      resend();
+    });
+    line.appendChild(document.createTextNode(parts[0]));
+    line.appendChild(button);
+    line.appendChild(document.createTextNode(parts.slice(1).join("")));
+    form.appendChild(line);
+  }
+
   function clearErrors(form) {
+    form.querySelectorAll("[data-subscriptions-suggestion]").forEach(function (node) { node.remove(); });
     form.querySelectorAll("[data-subscriptions-field-error]").forEach(function (node) { node.remove(); });
     form.querySelectorAll("[aria-invalid]").forEach(function (node) {
       node.removeAttribute("aria-invalid");
@@ -56,6 +78,10 @@
   function enhance(form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      send();
+    });
+
+    function send() {
       clearErrors(form);
       var lists = Array.prototype.slice.call(form.querySelectorAll("[name=list]"))
         .filter(function (input) { return input.type !== "checkbox" || input.checked; })
@@ -80,7 +106,8 @@
         return response.json().catch(function () { return {}; }).then(function (json) {
           if (response.status === 202) {
             show(form, json.message || messages.accepted, false);
-            form.reset();
+            if (typeof json.suggestion === "string" && field(form, "email")) suggest(form, json.suggestion, send);
+            else form.reset();
           } else if (json.errors) {
             showFieldErrors(form, json.errors);
             show(form, json.title || messages.checkForm, true);
@@ -96,7 +123,7 @@
       }).finally(function () {
         if (submit) submit.disabled = false;
       });
-    });
+    }
   }
 
   function start() {

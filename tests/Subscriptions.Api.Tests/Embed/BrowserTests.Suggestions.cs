@@ -1,0 +1,39 @@
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Subscriptions.Api.Tests.Embed;
+
+/// <summary>"Did you mean …?" in a real browser: the embed script offers the corrected address, one click signs it up.</summary>
+public sealed partial class BrowserTests
+{
+    [Fact]
+    public async Task With_javascript_a_typo_in_the_domain_is_suggested_and_one_click_signs_up_the_corrected_address()
+    {
+        var page = await SignUpOnNewsSite("ann@gmial.com", javaScript: true);
+
+        var suggestion = page.Locator("[data-subscriptions-suggestion]");
+        await Expect(suggestion).ToHaveTextAsync("Did you mean ann@gmail.com?");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-1-did-you-mean.png"), FullPage = true });
+        await suggestion.GetByRole(AriaRole.Button, new() { Name = "ann@gmail.com" }).ClickAsync();
+
+        await Expect(suggestion).ToHaveCountAsync(0);
+        await Expect(page.Locator("[data-subscriptions-message]")).ToContainTextAsync("Check your inbox");
+        await Expect(page.GetByLabel("Email")).ToHaveValueAsync(""); // accepted without a suggestion: the form is reset
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-2-corrected.png"), FullPage = true });
+        Assert.Single(await Fixture.Mail.WaitForMailToAsync("ann@gmail.com"));
+    }
+
+    [Theory]
+    [InlineData("de")]
+    [InlineData("es")]
+    public async Task The_suggestion_speaks_the_readers_language(string lang)
+    {
+        var page = await OnNewsSite(lang, javaScript: true);
+        await page.GetByLabel(SiteWords[lang].Email).FillAsync("ann@hotmial.com");
+        await page.GetByLabel(SiteWords[lang].Consent).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = SiteWords[lang].Button }).ClickAsync();
+
+        await Expect(page.Locator("[data-subscriptions-suggestion]")).ToHaveTextAsync(Text(lang, "DidYouMean", "ann@hotmail.com"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, $"suggest-{lang}-did-you-mean.png"), FullPage = true });
+    }
+}
