@@ -20,6 +20,7 @@ using Subscriptions.Api.Protection;
 using SignupResult = Microsoft.AspNetCore.Http.HttpResults.Results<
     Microsoft.AspNetCore.Http.HttpResults.Accepted<Subscriptions.Api.Signup.SignupEndpoints.SignupAccepted>,
     Subscriptions.Api.Pages.SeeOtherHttpResult,
+    RazorSlices.RazorSlice<Subscriptions.Api.Signup.CheckAddress>,
     Microsoft.AspNetCore.Http.HttpResults.ValidationProblem,
     Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult>;
 
@@ -57,11 +58,13 @@ public static class SignupEndpoints
             .WithDescription("""
                 Scripts send JSON and get 202. HTML forms (urlencoded or multipart; lists as repeated `list` fields)
                 get 303 to the list's thank-you page, or an HTML page listing the errors. The answer is the same
-                for new, pending and confirmed addresses.
+                for new, pending and confirmed addresses. An address one typo from a common mail domain is accepted as
+                typed, and "Did you mean …?" is added: `suggestion` in the JSON, a 200 page offering both addresses to a form.
                 """)
             .Accepts<SignupRequest>("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
             .WithFormSchema<SignupForm>("application/x-www-form-urlencoded", "multipart/form-data")
             .Produces(StatusCodes.Status303SeeOther)
+            .ProducesPage(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
@@ -219,7 +222,6 @@ public static class SignupEndpoints
         }
 
         var input = body.Input!;
-        var isForm = http.Request.HasFormContentType;
         var slugs = input.ListSlugs;
 
         // The reader's language, for every word of the answer and for the mail.
@@ -233,7 +235,7 @@ public static class SignupEndpoints
             var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
             services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(isForm, slugs, named, services.Texts, services.Suggestions.Suggest(input.Email));
+            return Success(http, input, named, services.Texts, services.Suggestions.Suggest(input.Email));
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -263,7 +265,7 @@ public static class SignupEndpoints
         var addressHash = await services.Keys.MacAsync("erasure", email!, services.CancellationToken);
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale);
-        var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
+        var source = Source(http, input);
         var userAgent = http.Request.Headers.UserAgent.ToString();
 
         var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SubscribeSql, new
@@ -289,7 +291,7 @@ public static class SignupEndpoints
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-        return Success(isForm, slugs, lists, services.Texts, services.Suggestions.Suggest(input.Email));
+        return Success(http, input, lists, services.Texts, services.Suggestions.Suggest(input.Email));
     }
 
     // metric labels only ever name lists that exist: a bot must not mint label values
@@ -301,16 +303,23 @@ public static class SignupEndpoints
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? suggestion)
+    static SignupResult Success(HttpContext http, SignupInput input, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? suggestion)
     {
-        if (!isForm)
+        if (!http.Request.HasFormContentType)
         {
             return TypedResults.Accepted((string?)null, new SignupAccepted("accepted", texts["SignupAccepted"], suggestion));
         }
 
-        var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl;
-        return new SeeOtherHttpResult(thankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}");
+        var slugs = input.ListSlugs;
+        var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}";
+        // without JavaScript, "Did you mean …?" is a page of its own, which offers both addresses
+        return suggestion is null
+            ? new SeeOtherHttpResult(thankYouUrl)
+            : CheckAddress.Show(input, suggestion, thankYouUrl, Source(http, input), texts);
     }
+
+    static string? Source(HttpContext http, SignupInput input) =>
+        input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
 
     // RemoteIpAddress already went through the forwarded-headers middleware, which believes
     // X-Forwarded-For only from the configured trusted proxies.

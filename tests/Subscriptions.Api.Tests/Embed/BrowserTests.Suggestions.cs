@@ -36,4 +36,33 @@ public sealed partial class BrowserTests
         await Expect(page.Locator("[data-subscriptions-suggestion]")).ToHaveTextAsync(Text(lang, "DidYouMean", "ann@hotmail.com"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, $"suggest-{lang}-did-you-mean.png"), FullPage = true });
     }
+
+    [Fact]
+    public async Task Without_javascript_a_typo_in_the_domain_gets_a_page_offering_both_addresses()
+    {
+        var page = await SignUpOnNewsSite("ann@gmial.com", javaScript: false);
+
+        await Expect(page.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Is your address right?");
+        await Expect(page.GetByText("You entered ann@gmial.com.")).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "No, ann@gmial.com is right" })).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-3-no-javascript-page.png"), FullPage = true });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Use ann@gmail.com" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Check your inbox");
+        Assert.Single(await Fixture.Mail.WaitForMailToAsync("ann@gmail.com"));
+        Assert.Equal(NewsSite + "/", await Scalar<string>("""
+            SELECT sub.consent_source FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.email = 'ann@gmail.com'
+            """));
+    }
+
+    [Fact]
+    public async Task Without_javascript_the_page_speaks_the_readers_language()
+    {
+        var page = await OnNewsSite("de", javaScript: false);
+        await SubmitOnNewsSite(page, "de", "ann@outlok.com");
+
+        await Expect(page.GetByRole(AriaRole.Heading)).ToHaveTextAsync(Text("de", "CheckAddressTitle"));
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = Text("de", "UseSuggestion", "ann@outlook.com") })).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-de-no-javascript-page.png"), FullPage = true });
+    }
 }

@@ -104,4 +104,99 @@ public class SignupSuggestionTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.True(body.GetProperty("errors").TryGetProperty("email", out _));
         Assert.False(body.TryGetProperty("suggestion", out _));
     }
+
+    Task<HttpResponseMessage> PostForm(params (string Key, string Value)[] fields) =>
+        Client.PostAsync(Endpoint, new FormUrlEncodedContent(fields.Select(f => KeyValuePair.Create(f.Key, f.Value))));
+
+    static List<(string Name, string Value)> HiddenFields(string page) =>
+        [.. System.Text.RegularExpressions.Regex.Matches(page, "<input type=\"hidden\" name=\"([^\"]*)\" value=\"([^\"]*)\">")
+            .Select(m => (WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(m.Groups[2].Value)))];
+
+    [Fact]
+    public async Task A_form_post_at_a_mistyped_domain_gets_a_page_offering_both_addresses()
+    {
+        await Execute("INSERT INTO lists (slug, name, consent_text, consent_text_version) VALUES ('sport', 'Sport', 'I agree', 'v1')");
+        var response = await PostForm(("email", "Ann@gmial.com"), ("consent", "on"), ("list", "sport"), ("list", "news"),
+            ("name", "Ann"), ("locale", "en-GB"), ("source", "https://news.example/article"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("<h1>Is your address right?</h1>", page);
+        Assert.Contains("You entered Ann@gmial.com. Did you mean Ann@gmail.com?", page);
+        Assert.Contains(">Use Ann@gmail.com</button>", page);
+        Assert.Contains("<a href=\"/signup/thank-you?list=sport\">No, Ann@gmial.com is right</a>", page);
+        Assert.Equal(
+            [("email", "Ann@gmail.com"), ("consent", "on"), ("list", "sport"), ("list", "news"), ("name", "Ann"), ("locale", "en-GB"), ("source", "https://news.example/article")],
+            HiddenFields(page));
+        Assert.Equal("ann@gmial.com", await Scalar<string>("SELECT email FROM subscribers"));
+
+        // the page's button posts the same signup at the suggested address
+        var corrected = await PostForm([.. HiddenFields(page)]);
+
+        Assert.Equal(HttpStatusCode.SeeOther, corrected.StatusCode);
+        Assert.Equal(2, await Scalar<long>("SELECT count(*) FROM subscriptions s JOIN subscribers r ON r.id = s.subscriber_id WHERE r.email = 'ann@gmail.com' AND r.name = 'Ann' AND s.consent_source = 'https://news.example/article'"));
+    }
+
+    [Fact]
+    public async Task The_page_encodes_what_the_reader_typed()
+    {
+        var response = await PostForm(("email", "o'neil+x@gmial.com"), ("consent", "on"), ("name", "\"><script>alert(1)</script>"),
+            ("source", "https://news.example/?q=\"><b>x</b>"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("<script>", page);
+        Assert.DoesNotContain("<b>", page);
+        Assert.Contains(("name", "\"><script>alert(1)</script>"), HiddenFields(page));
+        Assert.Contains(("email", "o'neil+x@gmail.com"), HiddenFields(page));
+    }
+
+    [Fact]
+    public async Task A_form_post_without_a_near_miss_is_still_redirected()
+    {
+        var response = await PostForm(("email", "ann@gmail.com"), ("consent", "on"));
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+    }
+
+    public static TheoryData<string, string> HostileFormFields => new()
+    {
+        { "name", "Ann\u0000" },
+        { "name", new string('a', 201) },
+        { "locale", "en\"><script>" },
+        { "list", "../../etc" },
+        { "list", "UNKNOWN" },
+        { "source", "javascript:alert(1)" },
+        { "source", "https://news.example/" + new string('a', 2048) },
+        { "consent", "off" },
+        { "website", "https://spam.example" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileFormFields))]
+    public async Task A_hostile_form_post_at_a_mistyped_domain_gets_a_page_or_a_400_never_a_5xx(string field, string value)
+    {
+        var response = await PostForm(("email", "ann@gmial.com"), ("consent", "on"), (field, value));
+
+        var status = (int)response.StatusCode;
+        Assert.True(status is 200 or 400, $"{status} {await response.Content.ReadAsStringAsync()}");
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("<script>", page);
+        if (status == 200)
+        {
+            Assert.Contains(("email", "ann@gmail.com"), HiddenFields(page));
+        }
+    }
+
+    [Fact]
+    public async Task A_multipart_form_post_at_a_mistyped_domain_gets_the_page_too()
+    {
+        using var form = new MultipartFormDataContent { { new StringContent("ann@yahoo.co"), "email" }, { new StringContent("on"), "consent" } };
+
+        var response = await Client.PostAsync(Endpoint, form);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(("email", "ann@yahoo.com"), HiddenFields(await response.Content.ReadAsStringAsync()));
+    }
 }
