@@ -65,4 +65,23 @@ public sealed partial class BrowserTests
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = Text("de", "UseSuggestion", "ann@outlook.com") })).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-de-no-javascript-page.png"), FullPage = true });
     }
+
+    [Fact]
+    public async Task The_hosted_form_framed_on_the_lists_site_suggests_and_corrects_too()
+    {
+        var page = await _browser.NewPageAsync();
+        await page.GotoAsync(NewsSite + "/framed");
+        var frame = page.FrameLocator("iframe");
+
+        await frame.GetByLabel("Email address").FillAsync("ann@hotmial.com");
+        await frame.GetByLabel("By submitting this form, I agree to the terms.").CheckAsync();
+        await frame.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
+        var suggestion = frame.Locator("[data-subscriptions-suggestion]");
+        await Expect(suggestion).ToHaveTextAsync("Did you mean ann@hotmail.com?");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "suggest-4-framed-form.png"), FullPage = true });
+        await suggestion.GetByRole(AriaRole.Button, new() { Name = "ann@hotmail.com" }).ClickAsync();
+
+        await Expect(suggestion).ToHaveCountAsync(0);
+        Assert.Single(await Fixture.Mail.WaitForMailToAsync("ann@hotmail.com"));
+    }
 }
