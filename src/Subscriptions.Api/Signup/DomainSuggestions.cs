@@ -73,7 +73,7 @@ public sealed class DomainSuggestions
         {
             if (Math.Abs(candidate.Length - domain.Length) <= 1
                 && Alignment.Distance(domain, candidate) == 1
-                && !EditsShortLabel(domain, candidate))
+                && !IsLikelyAnotherDomain(domain, candidate))
             {
                 var asTyped = typed!.Trim().Normalize(NormalizationForm.FormC);
                 return $"{asTyped[..asTyped.LastIndexOf('@')]}@{candidate}";
@@ -83,7 +83,11 @@ public sealed class DomainSuggestions
         return null;
     }
 
-    static bool EditsShortLabel(string typed, string candidate)
+    // One edit from a listed domain, yet more likely a real domain of its own: an edit inside a
+    // short name, or one country code for another (yahoo.cz, yahoo.se, live.cn, posteo.se, mail.be:
+    // the big providers have a domain in most countries, and the list cannot hold them all). An
+    // edit that makes no country code (gmx.ed, orange.rf) or loses a letter of .com (yahoo.co) is a typo.
+    static bool IsLikelyAnotherDomain(string typed, string candidate)
     {
         var typedLabels = typed.Split('.');
         var candidateLabels = candidate.Split('.');
@@ -100,8 +104,34 @@ public sealed class DomainSuggestions
             }
         }
 
-        return false;
+        var (typedTop, candidateTop) = (typedLabels[^1], candidateLabels[^1]);
+        return typedTop.Length == 2 && candidateTop.Length == 2 && CountryCodes.Value.Contains(typedTop);
     }
+
+    // The ISO 3166 codes the runtime's ICU knows, which are the country-code top-level domains
+    // (but uk, which is GB): asked once for each of the 676 pairs of letters.
+    static readonly Lazy<FrozenSet<string>> CountryCodes = new(() =>
+    {
+        var codes = new List<string> { "uk", "eu" };
+        for (var first = 'a'; first <= 'z'; first++)
+        {
+            for (var second = 'a'; second <= 'z'; second++)
+            {
+                var code = string.Concat(first, second);
+                try
+                {
+                    _ = new RegionInfo(code);
+                    codes.Add(code);
+                }
+                catch (ArgumentException)
+                {
+                    // not a country
+                }
+            }
+        }
+
+        return codes.ToFrozenSet(StringComparer.Ordinal);
+    });
 
     static string? ToUnicode(string domain) =>
         EmailAddress.TryNormalize($"a@{domain.Trim()}", out var address) ? Idn.GetUnicode(address[2..]) : null;

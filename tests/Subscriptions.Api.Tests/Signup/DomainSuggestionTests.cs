@@ -34,6 +34,8 @@ public class DomainSuggestionTests
     [InlineData("ann@icoud.com", "ann@icloud.com")]
     [InlineData("ann@protonmial.com", "ann@protonmail.com")]
     [InlineData("ann@gmx.ed", "ann@gmx.de")]
+    [InlineData("ann@gmx.dw", "ann@gmx.de")]
+    [InlineData("ann@hotmail.ft", "ann@hotmail.fr")]
     [InlineData("ann@t-onlien.de", "ann@t-online.de")]
     [InlineData("ann@tonline.de", "ann@t-online.de")]
     [InlineData("ann@web.ed", "ann@web.de")]
@@ -97,6 +99,18 @@ public class DomainSuggestionTests
     [InlineData("ann@wed.de")]
     [InlineData("ann@q.com")]
     [InlineData("ann@aok.com")]
+    // another country's domain of a provider the list knows elsewhere (seen in a list of real free-mail domains)
+    [InlineData("ann@yahoo.cz")]
+    [InlineData("ann@yahoo.se")]
+    [InlineData("ann@live.cn")]
+    [InlineData("ann@hotmail.fi")]
+    [InlineData("ann@outlook.kr")]
+    [InlineData("ann@posteo.se")]
+    [InlineData("ann@mail.be")]
+    [InlineData("ann@gmx.us")]
+    [InlineData("ann@yahoo.com.tr")]
+    [InlineData("ann@uol.com.ar")]
+    [InlineData("ann@y7mail.com")]
     public void A_domain_that_is_no_near_miss_gets_no_suggestion(string typed) => Assert.Null(Suggestions.Suggest(typed));
 
     [Theory]
