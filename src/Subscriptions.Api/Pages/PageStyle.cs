@@ -19,6 +19,7 @@ public static class PageStyle
         button:focus-visible,input:focus-visible{outline:3px solid #f9ab00;outline-offset:2px}
         .hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
         .subscriptions-error,.subscriptions-field-error{color:#8a1f11}.subscriptions-success{color:#0d652d}
+        .subscriptions-suggestion button{padding:0;background:none;color:#0b57d0;text-decoration:underline;font-weight:600}
         """;
 
     /// <summary>The style as markup: our own constant, the one thing a page writes unencoded.</summary>
