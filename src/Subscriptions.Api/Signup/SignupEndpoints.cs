@@ -9,7 +9,7 @@ using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
-using Subscriptions.Api.Mail;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Localization;
@@ -25,7 +25,6 @@ namespace Subscriptions.Api.Signup;
 
 public static class SignupEndpoints
 {
-    public const string DefaultList = "news";
     const int MaxUserAgentLength = 512;
 
     public static IServiceCollection AddSignup(this IServiceCollection services)
@@ -249,8 +248,8 @@ public static class SignupEndpoints
 
         EmailAddress.TryNormalize(input.Email, out var email);
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
-        var locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale);
-        var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
+        var locale = input.Locale is null ? null : InputRules.CanonicalLocale(input.Locale);
+        var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && InputRules.IsWebAddress(referer) ? referer : null);
         var userAgent = http.Request.Headers.UserAgent.ToString();
 
         var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SubscribeSql, new

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Signup;
@@ -23,7 +24,7 @@ public sealed record SignupInput(
 
     /// <summary>The lists asked for, each once, in the order given; none asked for = the default list.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string[] ListSlugs => Lists.Count == 0 ? [SignupEndpoints.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
+    public string[] ListSlugs => Lists.Count == 0 ? [InputRules.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
 }
 
 /// <summary>
