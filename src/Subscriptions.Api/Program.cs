@@ -10,6 +10,7 @@ using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Unsubscribe;
+using Subscriptions.Api.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -43,7 +44,6 @@ builder.Services.AddHealth();
 
 // The outbox: confirmation, reminder and welcome mails through SMTP (MailKit), signed webhooks over HTTP.
 builder.Services.AddOutbox();
-builder.Services.AddUnsubscribe();
 
 // Admin API: bearer key, lists, export, erasure, stats, webhooks.
 builder.Services.AddAdmin();
@@ -80,7 +80,9 @@ app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();
 app.MapEmbed();
-app.MapAdmin();
+
+// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks' endpoints.
+app.MapAdmin().MapWebhookAdministration();
 
 await app.RunAsync();
 return 0;

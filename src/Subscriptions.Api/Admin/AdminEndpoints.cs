@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
 using Subscriptions.Api.Hosting;
-using Subscriptions.Api.Webhooks;
 
 namespace Subscriptions.Api.Admin;
 
@@ -29,9 +28,11 @@ public static class AdminEndpoints
         return services;
     }
 
-    /// <summary>Everything under /api/admin needs the admin key; the rule is set once, on the group.</summary>
-    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
-    {
+    /// <summary>
+    /// Everything under /api/admin needs the admin key; the rule is set once, on the group, which is
+    /// returned so that other features' admin endpoints (webhooks) join it from Program.cs.
+    /// </summary>
+    public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app) =>
         app.MapGroup("/api/admin")
             .RequireAuthorization(AdminKeyHandler.Policy)
             .WithTags("Admin")
@@ -41,8 +42,5 @@ public static class AdminEndpoints
             .MapListAdministration()
             .MapExport()
             .MapErasure()
-            .MapStats()
-            .MapWebhookAdministration();
-        return app;
-    }
+            .MapStats();
 }

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
-using Subscriptions.Api.Unsubscribe;
+using Subscriptions.Api.Hosting;
 
 namespace Subscriptions.Api.Admin;
 

@@ -12,11 +12,9 @@ namespace Subscriptions.Api.Confirmation;
 
 public static class ConfirmationEndpoints
 {
-    public const string Path = "/confirm";
-
     public static IEndpointRouteBuilder MapConfirmation(this IEndpointRouteBuilder app)
     {
-        var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
+        var confirm = app.MapGroup(PublicLinks.ConfirmPath).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesUnavailable()
             .ProducesPage(StatusCodes.Status503ServiceUnavailable)

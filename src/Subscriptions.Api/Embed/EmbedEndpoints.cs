@@ -111,6 +111,6 @@ public static class EmbedEndpoints
         response.Headers.ContentSecurityPolicy =
             $"default-src 'none'; style-src {PageStyle.CspSource}; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
-        return HostedPage.Show(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
+        return TypedResults.RazorSlice<EmbedFormPage, EmbedForm>(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
     }
 }

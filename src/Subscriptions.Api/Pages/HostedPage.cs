@@ -29,8 +29,6 @@ public static class HostedPage
     public static RazorSlice<RefusedForm> Show(RefusedForm page, int statusCode) =>
         TypedResults.RazorSlice<RefusedFormPage, RefusedForm>(page, statusCode);
 
-    public static RazorSlice<Embed.EmbedForm> Show(Embed.EmbedForm page) => TypedResults.RazorSlice<Embed.EmbedFormPage, Embed.EmbedForm>(page);
-
     /// <summary>
     /// A landing page of the flow (thank-you, confirmed) whose one sentence names the list given
     /// by slug in the query string, or "our newsletter" for none or an unknown one.
