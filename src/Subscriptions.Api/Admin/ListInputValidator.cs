@@ -74,7 +74,7 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
     static void CheckTranslations(
         Dictionary<string, ListTranslation?> translations, string? defaultLocale, ValidationContext<ListEndpoints.ListInput> context)
     {
-        var defaultLanguage = ListTranslations.DefaultLanguage(defaultLocale);
+        var defaultLanguage = Languages.OfListDefault(defaultLocale);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, translation) in translations)
         {

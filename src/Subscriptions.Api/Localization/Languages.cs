@@ -33,6 +33,9 @@ public static class Languages
         return Default;
     }
 
+    /// <summary>The language a list's own name and consent text are in: its default locale's (as the database's list_wording says).</summary>
+    public static string OfListDefault(string? defaultLocale) => (defaultLocale ?? Default).Split('-')[0].ToLowerInvariant();
+
     /// <summary>The language texts are read in now (the current UI culture's, when we speak it).</summary>
     public static string Current =>
         Supported.Contains(CultureInfo.CurrentUICulture.TwoLetterISOLanguageName) ? CultureInfo.CurrentUICulture.TwoLetterISOLanguageName : Default;
