@@ -198,7 +198,7 @@ public static class SignupEndpoints
     {
         var started = Stopwatch.GetTimestamp();
         var body = await SignupBody.ReadAsync(http.Request, services.Protection.Value.HoneypotField,
-            services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.CancellationToken);
+            services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.Texts, services.CancellationToken);
         if (body.Problem is not null)
         {
             services.Metrics.Signup("invalid");
