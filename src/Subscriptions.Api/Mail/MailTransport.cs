@@ -118,7 +118,7 @@ public sealed class MailTransport(
                 await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
         }
 
-        return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{PublicLinks.ConfirmPath}/{token}"),
+        return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{PublicLinks.ConfirmPath}/{token}?lang={Uri.EscapeDataString(mail.Locale)}"),
             confirmationOptions.Value.TokenLifetime, now, reminder: mail.Kind == "reminder");
     }
 }

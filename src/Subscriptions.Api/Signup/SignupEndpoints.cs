@@ -220,7 +220,7 @@ public static class SignupEndpoints
             var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
             services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(isForm, slugs, named, services.Texts);
+            return Success(isForm, slugs, named, services.Texts, input.Locale is null ? null : language);
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -274,7 +274,7 @@ public static class SignupEndpoints
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-        return Success(isForm, slugs, lists, services.Texts);
+        return Success(isForm, slugs, lists, services.Texts, input.Locale is null ? null : language);
     }
 
     // metric labels only ever name lists that exist: a bot must not mint label values
@@ -286,7 +286,8 @@ public static class SignupEndpoints
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts)
+    /// <param name="pageLanguage">The language the signup's own locale chose, which the hosted thank-you page keeps; null = the browser's.</param>
+    static SignupResult Success(bool isForm, string[] slugs, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? pageLanguage)
     {
         if (!isForm)
         {
@@ -294,7 +295,8 @@ public static class SignupEndpoints
         }
 
         var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl;
-        return new SeeOtherHttpResult(thankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}");
+        return new SeeOtherHttpResult(thankYouUrl
+            ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}{(pageLanguage is null ? "" : $"&lang={pageLanguage}")}");
     }
 
     // RemoteIpAddress already went through the forwarded-headers middleware, which believes
@@ -302,6 +304,10 @@ public static class SignupEndpoints
     static IPAddress? ClientAddress(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
-    static Task<RazorSlices.RazorSlice<Message>> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
-        HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
+    static Task<RazorSlices.RazorSlice<Message>> ThankYou(
+        string? list, string? lang, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        Languages.UseLinkLanguage(request, lang);
+        return HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
+    }
 }
