@@ -1,4 +1,5 @@
 using Subscriptions.Api.Admin;
+using Subscriptions.Api.Bounces;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
@@ -9,6 +10,7 @@ using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
+using Subscriptions.Api.Suppressions;
 using Subscriptions.Api.Unsubscribe;
 using Subscriptions.Api.Webhooks;
 
@@ -45,8 +47,11 @@ builder.Services.AddHealth();
 // The outbox: confirmation, reminder and welcome mails through SMTP (MailKit), signed webhooks over HTTP.
 builder.Services.AddOutbox();
 
-// Admin API: bearer key, lists, export, erasure, stats, webhooks.
+// Admin API: bearer key, lists, export, erasure, stats, webhooks, suppressions.
 builder.Services.AddAdmin();
+
+// The mail providers' bounce and complaint webhooks, each verified by the provider's own scheme.
+builder.Services.AddBounceWebhooks();
 
 var app = builder.Build();
 
@@ -80,9 +85,10 @@ app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();
 app.MapEmbed();
+app.MapBounceWebhooks();
 
-// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks' endpoints.
-app.MapAdmin().MapWebhookAdministration();
+// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks' and suppressions' endpoints.
+app.MapAdmin().MapWebhookAdministration().MapSuppressionAdministration();
 
 await app.RunAsync();
 return 0;

@@ -18,9 +18,9 @@ using Subscriptions.Api.Mail;
 using Subscriptions.Api.Signup;
 
 // Baselines for tests/bench/run.sh, each printing what it measured per second.
-//   mail <smtp host> <smtp port> <count>        a plain MailKit loop sending the service's own confirmation
+//   mail <smtp host> <smtp port> <count> [warmup] a plain MailKit loop sending the service's own confirmation
 //                                               mails (ConfirmationMail.ComposeAsync) over one connection
-//   webhooks <url> <count> <secret>             a plain HttpClient loop posting signed event payloads
+//   webhooks <url> <count> <secret> [warmup]    a plain HttpClient loop posting signed event payloads
 //   receive-webhooks <port>                     the receiver both post to: answers 204, GET /count says how many came
 //   signup-sql                                  prints the signup endpoint's statement, for the pgbench baseline
 switch (args.ElementAtOrDefault(0))
@@ -29,17 +29,17 @@ switch (args.ElementAtOrDefault(0))
         Console.Out.Write(SignupEndpoints.SubscribeSql);
         break;
     case "webhooks":
-        Console.WriteLine(await PostWebhooks(new Uri(args[1]), Number(args[2]), args[3]));
+        Console.WriteLine(await PostWebhooks(new Uri(args[1]), Number(args[2]), args[3], Number(args.ElementAtOrDefault(4) ?? "0")));
         break;
     case "receive-webhooks":
         await ReceiveWebhooks(Number(args[1]));
         break;
     case "mail":
         Console.WriteLine(await SendMails(args.ElementAtOrDefault(1) ?? "127.0.0.1", Number(args.ElementAtOrDefault(2) ?? "1025"),
-            Number(args.ElementAtOrDefault(3) ?? "10000")));
+            Number(args.ElementAtOrDefault(3) ?? "10000"), Number(args.ElementAtOrDefault(4) ?? "0")));
         break;
     default:
-        Console.Error.WriteLine("usage: mail <host> <port> <count> | webhooks <url> <count> <secret> | receive-webhooks <port> | signup-sql");
+        Console.Error.WriteLine("usage: mail <host> <port> <count> [warmup] | webhooks <url> <count> <secret> [warmup] | receive-webhooks <port> | signup-sql");
         return 2;
 }
 
@@ -47,15 +47,22 @@ return 0;
 
 static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
 
-static async Task<string> SendMails(string host, int port, int count)
+// Both loops first run `warmup` unmeasured rounds, as the harness does with the service: the
+// runtime compiles hot code again with what it learned (tiered PGO), on both sides alike.
+static async Task<string> SendMails(string host, int port, int count, int warmup)
 {
     var from = MailboxAddress.Parse(new SmtpOptions().From);
     var texts = new StringLocalizer<Texts>(new ResourceManagerStringLocalizerFactory(Options.Create(new LocalizationOptions()), NullLoggerFactory.Instance));
     using var client = new SmtpClient();
     await client.ConnectAsync(host, port, SecureSocketOptions.None);
     var stopwatch = Stopwatch.StartNew();
-    for (var i = 0; i < count; i++)
+    for (var i = -warmup; i < count; i++)
     {
+        if (i == 0)
+        {
+            stopwatch.Restart();
+        }
+
         var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
         var message = await ConfirmationMail.ComposeAsync(
             texts, from, new MailboxAddress(null, $"baseline{i}@example.org"), "News", Languages.Default, link, TimeSpan.FromDays(7), DateTimeOffset.UtcNow);
@@ -68,13 +75,18 @@ static async Task<string> SendMails(string host, int port, int count)
 }
 
 // The payloads have the shape and size of the service's subscription.created events.
-static async Task<string> PostWebhooks(Uri url, int count, string secret)
+static async Task<string> PostWebhooks(Uri url, int count, string secret, int warmup)
 {
     using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
     var webhook = new StandardWebhook(secret);
     var stopwatch = Stopwatch.StartNew();
-    for (var i = 0; i < count; i++)
+    for (var i = -warmup; i < count; i++)
     {
+        if (i == 0)
+        {
+            stopwatch.Restart();
+        }
+
         var payload = $$"""{"data": {"list": "news", "name": null, "email": "baseline{{i}}@example.org", "locale": null, "status": "pending", "consent": {"at": "2026-12-02T05:00:00+00:00", "ip": "127.0.0.1", "source": null, "userAgent": "bench", "textVersion": "1"}, "confirmedAt": null, "unsubscribedAt": null}, "type": "subscription.created", "timestamp": "2026-12-02T05:00:00+00:00"}""";
         var id = $"msg_{i}";
         var timestamp = DateTimeOffset.UtcNow;

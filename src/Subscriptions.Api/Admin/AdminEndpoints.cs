@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Suppressions;
 
 namespace Subscriptions.Api.Admin;
 
@@ -16,6 +17,7 @@ public static class AdminEndpoints
 
         services.AddSingleton<AdminFailureLimiter>();
         services.AddSingleton<ListInputValidator>();
+        services.AddSingleton<SuppressionInputValidator>();
         // The only scheme would otherwise become the default and run on every request, signups
         // included; the admin policy names it, so it runs for admin endpoints alone.
         AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);

@@ -21,7 +21,7 @@ public static class ErasureEndpoint
     /// In one transaction: the ledger rows of the person's subscriptions lose their personal
     /// fields and gain an 'erased' event; the subscriber goes, and with it (by cascade) the
     /// subscriptions, unsent mail and tokens. What remains is a keyed hash of the address and the
-    /// time. Webhook deliveries about the person that carry the address are deleted, delivered or
+    /// time, and whether the address was suppressed (so that it stays so: address_suppressed). Webhook deliveries about the person that carry the address are deleted, delivered or
     /// not, and the endpoints that asked for it hear <c>subscriber.erased</c> with the keyed hash
     /// alone. An unknown address also gets 204 (erasure is idempotent), and leaves no trace.
     /// </remarks>
@@ -50,8 +50,18 @@ public static class ErasureEndpoint
                 INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
                 SELECT NULL, list_id, 'erased', @now FROM their_subscriptions
             ),
+            -- off the suppression list (history included), but an active suppression stays in force
+            -- through the hash; the bounces reported about the address go too
+            unsuppressed AS (
+                DELETE FROM suppressions WHERE email = @normalized RETURNING reason, lifted_at
+            ),
+            bounces_forgotten AS (
+                DELETE FROM bounce_events WHERE email = @normalized
+            ),
             traced AS (
-                INSERT INTO erasures (address_hash, erased_at) SELECT @addressHash, @now FROM person
+                INSERT INTO erasures (address_hash, erased_at, suppression_reason)
+                SELECT @addressHash, @now, (SELECT reason FROM unsuppressed WHERE lifted_at IS NULL)
+                WHERE EXISTS (SELECT FROM person) OR EXISTS (SELECT FROM unsuppressed WHERE lifted_at IS NULL)
             ),
             forgotten AS (
                 DELETE FROM outbox WHERE kind = 'webhook' AND ordering_key IN (SELECT id FROM person)

@@ -26,6 +26,7 @@ public static class ExportEndpoint
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
         "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
+        "suppressed", "suppressed_reason",
     ];
 
     // Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP "CSV
@@ -41,7 +42,7 @@ public static class ExportEndpoint
     public sealed record ExportRow(
         long Id, string Email, string? Name, string List, string Status, DateTime SignedUpAt, DateTime? ConfirmedAt,
         DateTime? UnsubscribedAt, DateTime ConsentAt, string? ConsentIp, string? ConsentUserAgent, string? ConsentSource,
-        string ConsentTextVersion, string? ConsentTextLanguage, string? Locale);
+        string ConsentTextVersion, string? ConsentTextLanguage, string? Locale, string? SuppressedReason);
 
     public static RouteGroupBuilder MapExport(this RouteGroupBuilder admin)
     {
@@ -85,10 +86,11 @@ public static class ExportEndpoint
                    sub.created_at AS SignedUpAt, sub.confirmed_at AS ConfirmedAt, sub.unsubscribed_at AS UnsubscribedAt,
                    sub.consent_at AS ConsentAt, host(sub.consent_ip) AS ConsentIp, sub.consent_user_agent AS ConsentUserAgent,
                    sub.consent_source AS ConsentSource, sub.consent_text_version AS ConsentTextVersion,
-                   sub.consent_text_language AS ConsentTextLanguage, s.locale AS Locale
+                   sub.consent_text_language AS ConsentTextLanguage, s.locale AS Locale, sup.reason AS SuppressedReason
             FROM subscriptions sub
             JOIN subscribers s ON s.id = sub.subscriber_id
             JOIN lists l ON l.id = sub.list_id
+            LEFT JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL
             WHERE ($1::text IS NULL OR l.slug = $1)
               AND ($2::text IS NULL OR sub.status = $2)
               AND ($3::timestamptz IS NULL OR sub.updated_at >= $3)
@@ -157,6 +159,8 @@ public static class ExportEndpoint
             csv.WriteField(row.ConsentTextLanguage);
             csv.WriteField(row.Locale);
             csv.WriteField(unsubscribeUrl.Write(row.Id, url));
+            csv.WriteField(row.SuppressedReason is null ? "false" : "true");
+            csv.WriteField(row.SuppressedReason);
             await csv.EndRecordAsync(cancellationToken);
         }
 
@@ -186,6 +190,8 @@ public static class ExportEndpoint
             json.WriteString("consent_text_language", row.ConsentTextLanguage);
             json.WriteString("locale", row.Locale);
             json.WriteString("unsubscribe_url", unsubscribeUrl.Write(row.Id, url));
+            json.WriteBoolean("suppressed", row.SuppressedReason is not null);
+            json.WriteString("suppressed_reason", row.SuppressedReason);
             json.WriteEndObject();
             json.Flush();
             json.Reset();

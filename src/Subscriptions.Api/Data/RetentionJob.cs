@@ -88,6 +88,10 @@ public sealed partial class RetentionJob(
             old_tokens AS (
                 DELETE FROM tokens WHERE expires_at < @mailBefore OR used_at < @mailBefore
                 RETURNING hash
+            ),
+            -- providers' reports name addresses: kept as long as mail, and the 7 days soft bounces count over
+            old_bounces AS (
+                DELETE FROM bounce_events WHERE received_at < @bouncesBefore
             )
             SELECT (SELECT count(*) FROM expired) AS Subscriptions, (SELECT count(*) FROM orphans) AS Subscribers,
                    (SELECT count(*) FROM old_mail) AS Mail, (SELECT count(*) FROM old_tokens) AS Tokens
@@ -96,6 +100,7 @@ public sealed partial class RetentionJob(
             now,
             pendingBefore = now.AddDays(-options.Value.PendingDays),
             mailBefore = now.AddDays(-options.Value.MailDays),
+            bouncesBefore = now.AddDays(-Math.Max(7, options.Value.MailDays)),
         }, transaction, cancellationToken: cancellationToken));
 
         await transaction.CommitAsync(cancellationToken);

@@ -32,6 +32,13 @@ public sealed class SmtpOptions
 
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The envelope sender (Return-Path) of every mail, where receivers send bounces; unset = the
+    /// From address. "{id}" in the local part makes it VERP-style: bounces+{id}@example.com
+    /// names the outbox row of each mail.
+    /// </summary>
+    public string? ReturnPath { get; set; }
+
     public SecureSocketOptions SocketOptions => Security switch
     {
         SmtpSecurity.None => SecureSocketOptions.None,

@@ -13,11 +13,14 @@ namespace Subscriptions.Api.Mail;
 /// <summary>A mail the outbox holds, with what composing it needs.</summary>
 public sealed record ClaimedMail(
     long OutboxId, string Kind, long SubscriptionId, string Status, string Locale,
-    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail) : IClaimedRow;
+    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail, string? SuppressedReason, int Attempts) : IClaimedRow;
 
 /// <summary>
 /// The outbox's mails over SMTP: confirmation and its reminder (each with a fresh link), and the
-/// welcome mail. A mail whose subscription moved on meanwhile (confirmed, unsubscribed) is not sent.
+/// welcome mail. A mail whose subscription moved on meanwhile (confirmed, unsubscribed), or whose
+/// address is suppressed, is not sent. Every mail names its outbox row in X-Subscriptions-Outbox-Id
+/// (and in the metadata fields the providers echo back), so that a bounce can be tied to it, and
+/// leaves with Smtp__ReturnPath as its envelope sender when one is set.
 /// </summary>
 public sealed class MailTransport(
     NpgsqlDataSource dataSource,
@@ -30,6 +33,7 @@ public sealed class MailTransport(
     TimeProvider clock) : IOutboxTransport<ClaimedMail>
 {
     readonly MailboxAddress _defaultFrom = MailboxAddress.Parse(smtpOptions.Value.From);
+    readonly ReturnPath? _returnPath = ReturnPath.Parse(smtpOptions.Value.ReturnPath);
 
     public OutboxLane Lane => OutboxLane.Mail;
 
@@ -57,7 +61,7 @@ public sealed class MailTransport(
         {
             _links.Clear();
             var tokens = new List<(byte[] Hash, long SubscriptionId)>();
-            foreach (var mail in batch.Where(m => m.Kind is "confirmation" or "reminder" && m.Status == "pending"))
+            foreach (var mail in batch.Where(m => m.Kind is "confirmation" or "reminder" && m.Status == "pending" && m.SuppressedReason is null))
             {
                 var (token, hash) = Token.Mint();
                 tokens.Add((hash, mail.SubscriptionId));
@@ -72,6 +76,11 @@ public sealed class MailTransport(
 
         public async Task<Delivery> DeliverAsync(ClaimedMail mail, int attempts, CancellationToken cancellationToken)
         {
+            if (mail.SuppressedReason is { } reason)
+            {
+                return Delivery.Dead($"not sent: the address is suppressed ({reason})");
+            }
+
             var wanted = mail.Kind == "welcome" ? "confirmed" : "pending";
             if (mail.Status != wanted)
             {
@@ -84,8 +93,9 @@ public sealed class MailTransport(
             }
 
             var message = await transport.ComposeAsync(mail, to, _links.GetValueOrDefault(mail.OutboxId), cancellationToken);
+            BounceRouting.Tag(message, mail.OutboxId);
             var needsUtf8 = !mail.EmailAsTyped.Split('@')[0].All(char.IsAscii);
-            return await smtp.SendAsync(message, needsUtf8, attempts, cancellationToken);
+            return await smtp.SendAsync(message, needsUtf8, attempts, cancellationToken, transport._returnPath?.For(mail.OutboxId));
         }
 
         public ValueTask DisposeAsync() => smtp.DisposeAsync();

@@ -19,7 +19,9 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
 
     public bool SupportsUtf8 => _client.Capabilities.HasFlag(SmtpCapabilities.UTF8);
 
-    public async Task<Delivery> SendAsync(MimeMessage message, bool needsUtf8, int attempts, CancellationToken cancellationToken)
+    /// <param name="envelopeFrom">The envelope sender (MAIL FROM, where bounces go); null = the From header's.</param>
+    public async Task<Delivery> SendAsync(MimeMessage message, bool needsUtf8, int attempts, CancellationToken cancellationToken,
+        MailboxAddress? envelopeFrom = null)
     {
         try
         {
@@ -38,7 +40,15 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
                 return Delivery.Dead("the address needs SMTPUTF8, which the SMTP server does not offer");
             }
 
-            await _client.SendAsync(message, cancellationToken);
+            if (envelopeFrom is null)
+            {
+                await _client.SendAsync(message, cancellationToken);
+            }
+            else
+            {
+                await _client.SendAsync(message, envelopeFrom, message.To.Mailboxes, cancellationToken);
+            }
+
             _usedAt = clock.GetUtcNow();
             return Delivery.Sent;
         }

@@ -31,6 +31,9 @@ public readonly record struct Delivery(DeliveryResult Result, string? Error = nu
 public interface IClaimedRow
 {
     long OutboxId { get; }
+
+    /// <summary>Attempts made before this claim.</summary>
+    int Attempts { get; }
 }
 
 /// <summary>
@@ -44,9 +47,9 @@ public interface IOutboxTransport<TRow> where TRow : IClaimedRow
     int Workers { get; }
 
     /// <summary>
-    /// Deliveries a worker makes side by side (its sender must allow that). Each group is begun
-    /// and recorded in one round trip, so a crash re-sends at most one group: an SMTP connection
-    /// sends one message at a time; HTTP deliveries can go several at once.
+    /// Deliveries a worker has under way or unrecorded at once (its sender must allow that): all
+    /// a crash can repeat. An SMTP connection sends one message at a time; HTTP deliveries can go
+    /// several at once.
     /// </summary>
     int Concurrency { get; }
 

@@ -24,7 +24,7 @@ public sealed partial class OutboxDispatcher(
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var workers = Run(webhooks, stoppingToken);
+        var workers = Run(webhooks, stoppingToken).Append(ObserveDepthAsync(stoppingToken));
         if (string.IsNullOrWhiteSpace(smtpOptions.Value.Host))
         {
             LogNoSmtpHost();
@@ -40,6 +40,40 @@ public sealed partial class OutboxDispatcher(
     IEnumerable<Task> Run<TRow>(IOutboxTransport<TRow> transport, CancellationToken stoppingToken) where TRow : IClaimedRow =>
         Enumerable.Range(0, transport.Workers).Select(_ =>
             new OutboxWorker<TRow>(transport, dataSource, signal, outboxOptions.Value, metrics, clock, logger).RunAsync(stoppingToken));
+
+    /// <summary>The outbox gauges (waiting, oldest age), from one look every 15 s rather than from every worker's wake-up.</summary>
+    async Task ObserveDepthAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                var depth = await OutboxSql.QueueDepthAsync(connection, stoppingToken);
+                metrics.Outbox(depth.Sum(d => d.Waiting),
+                    depth.Min(d => d.OldestCreatedAt) is { } oldest ? clock.GetUtcNow().UtcDateTime - oldest : TimeSpan.Zero);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (NpgsqlException)
+            {
+                // the workers log the outage; the gauges keep their last value until the next look
+            }
+
+            try
+            {
+                await Task.Delay(DepthInterval, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    static readonly TimeSpan DepthInterval = TimeSpan.FromSeconds(15);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Smtp__Host is not set: mails wait in the outbox until it is.")]
     partial void LogNoSmtpHost();

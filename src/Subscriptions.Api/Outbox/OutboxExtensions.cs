@@ -15,6 +15,8 @@ public static class OutboxExtensions
             .Validate(o => o.Port is > 0 and <= 65535, "Smtp__Port must be a TCP port (1-65535).")
             .Validate(o => SmtpOptions.IsValidFrom(o.From), "Smtp__From must be a mailbox, e.g. \"News <news@example.com>\".")
             .Validate(o => o.Timeout > TimeSpan.Zero, "Smtp__Timeout must be positive.")
+            .Validate(o => string.IsNullOrEmpty(o.ReturnPath) || Mail.ReturnPath.Parse(o.ReturnPath) is not null,
+                "Smtp__ReturnPath must be an address, e.g. bounces@example.com, or bounces+{id}@example.com for VERP.")
             .ValidateOnStart();
 
         services.AddOptions<OutboxOptions>()
@@ -26,9 +28,10 @@ public static class OutboxExtensions
             .Validate(o => o.PollInterval > TimeSpan.Zero && o.Lease > TimeSpan.Zero
                 && o.RetryBaseDelay > TimeSpan.Zero && o.RetryMaxDelay >= o.RetryBaseDelay,
                 "Outbox__PollInterval, __Lease and __RetryBaseDelay must be positive, __RetryMaxDelay at least __RetryBaseDelay.")
-            // a delivery is cut off when its claim's lease ends: an SMTP exchange must fit in it
-            .Validate<IOptions<SmtpOptions>>((o, smtp) => o.Lease > smtp.Value.Timeout,
-                "Outbox__Lease must be longer than Smtp__Timeout.")
+            // a delivery is cut off when its claim's lease ends, and may start with half of it left
+            // (it is renewed below that): an SMTP exchange must fit in half a lease
+            .Validate<IOptions<SmtpOptions>>((o, smtp) => o.Lease >= 2 * smtp.Value.Timeout,
+                "Outbox__Lease must be at least twice Smtp__Timeout.")
             .ValidateOnStart();
 
         services.AddOptions<ConfirmationOptions>()

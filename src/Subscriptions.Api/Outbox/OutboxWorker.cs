@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Options;
+using System.Threading.Channels;
 using Npgsql;
 using Subscriptions.Api.Hosting;
 
@@ -6,13 +6,11 @@ namespace Subscriptions.Api.Outbox;
 
 /// <summary>
 /// One worker of a transport: claims a batch of due rows (FOR UPDATE SKIP LOCKED, with a lease
-/// and a claim id), delivers them in groups of the transport's concurrency (one mail at a time
-/// over SMTP, several webhooks at once), and records each group's outcomes as they happen — in
-/// the same round trip that starts the next group, so a crash re-sends at most the group in
-/// flight. Before each group the claim is checked and its rows' leases renewed; the batch's
-/// lease is renewed when half of it has passed. A row the claim lost (another worker took it
-/// over after the lease ran out) is skipped, never delivered twice. A failure of the transport
-/// itself hands the rest of the batch back at once, untried.
+/// and a claim id) and delivers them — one mail at a time over SMTP, several webhooks at once —
+/// recording each outcome as it happens (<see cref="BatchRun"/>). The claim is fenced by its
+/// lease: renewed while the worker works on the batch, and no delivery outlives it, so a row
+/// another worker took over is never delivered twice. A failure of the transport itself hands
+/// the rest of the batch back at once, untried.
 /// </summary>
 public sealed partial class OutboxWorker<TRow>(
     IOutboxTransport<TRow> transport,
@@ -59,16 +57,15 @@ public sealed partial class OutboxWorker<TRow>(
 
     /// <summary>
     /// Sleep until the poll interval ends or the next row of this lane falls due, whichever is
-    /// first. The same look at the outbox feeds its depth and age metrics.
+    /// first. A cheap look (<see cref="OutboxSql.NextDueAsync"/>): idle workers of every instance
+    /// make it, however long the queue.
     /// </summary>
     async Task<TimeSpan> NextWakeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
-        var now = clock.GetUtcNow().UtcDateTime;
-        metrics.Outbox(depth.Sum(d => d.Waiting), depth.Min(d => d.OldestCreatedAt) is { } oldest ? now - oldest : TimeSpan.Zero);
-        var nextDue = depth.Where(d => (d.Kind == "webhook") == (transport.Lane == OutboxLane.Webhooks)).Min(d => d.NextDueAt);
-        var untilDue = nextDue is { } due ? due - now : options.PollInterval;
+        var now = clock.GetUtcNow();
+        var nextDue = await OutboxSql.NextDueAsync(connection, transport.Lane, now, cancellationToken);
+        var untilDue = nextDue is { } due ? new DateTimeOffset(due, TimeSpan.Zero) - now : options.PollInterval;
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, options.PollInterval.TotalMilliseconds));
     }
 
@@ -94,59 +91,143 @@ public sealed partial class OutboxWorker<TRow>(
             signal.Raise(transport.Lane); // there may be more: a sleeping worker can take the next batch meanwhile
         }
 
-        var renewedAt = claimedAt;
-        List<OutboxSql.Outcome> previous = [];
-        var transportFailed = false;
-        try
-        {
-            // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
-            await sender.PrepareAsync(batch, stoppingToken);
-            foreach (var group in batch.Chunk(transport.Concurrency))
-            {
-                if (stoppingToken.IsCancellationRequested || transportFailed)
-                {
-                    break;
-                }
-
-                var now = clock.GetUtcNow();
-                Dictionary<long, int> begun;
-                await using (var connection = await dataSource.OpenConnectionAsync(CancellationToken.None))
-                {
-                    if (now - renewedAt > options.Lease / 2)
-                    {
-                        await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + options.Lease);
-                        renewedAt = now;
-                    }
-
-                    begun = await OutboxSql.RecordAndBeginAsync(connection, claim, previous, [.. group.Select(r => r.OutboxId)], now, now + options.Lease);
-                }
-
-                // a row missing from begun was taken over by another worker after our lease ran out: theirs now
-                previous = [.. await Task.WhenAll(group.Where(r => begun.ContainsKey(r.OutboxId)).Select(async row =>
-                {
-                    var attempt = begun[row.OutboxId];
-                    var delivery = await DeliverWithinLeaseAsync(sender, row, attempt, now + options.Lease, stoppingToken);
-                    Count(delivery, attempt);
-                    return new OutboxSql.Outcome(row.OutboxId, delivery,
-                        delivery.Error is null ? clock.GetUtcNow() : clock.GetUtcNow() + Backoff.After(attempt, options));
-                }))];
-                transportFailed = previous.Any(o => o.Delivery.GiveUpBatch && o.Delivery.Error is not null);
-            }
-        }
-        finally
-        {
-            await FinishAsync(claim, previous, [.. batch.Select(r => r.OutboxId)]);
-        }
-
-        return new(batch.Count, transportFailed);
+        var run = new BatchRun(this, claim, claimedAt + options.Lease, batch);
+        await run.DeliverAsync(sender, stoppingToken);
+        return new(batch.Count, run.TransportFailed);
     }
 
     /// <summary>
-    /// Records the last outcome and hands back every row not tried, due as it was. Written even
-    /// while shutting down, and retried while the database is away (restarting, say) for as long
-    /// as the claim's lease lasts: an unrecorded delivery would be made again by the next owner.
+    /// One claimed batch on its way out. Deliveries start one by one, each when a permit is free:
+    /// the transport's <see cref="IOutboxTransport{TRow}.Concurrency"/> permits, each given back
+    /// only once its delivery's outcome is written. So no more deliveries than that are ever
+    /// made and not yet recorded — all a crash can repeat: one mail per SMTP connection. The
+    /// outcomes are written by one recorder, as many as have come in since its last write, in
+    /// one round trip. The claim's lease is renewed when half of it has passed (a row the claim
+    /// lost meanwhile is skipped), and each delivery is cut off at the lease's end.
     /// </summary>
-    async Task FinishAsync(Guid claim, IReadOnlyList<OutboxSql.Outcome> last, IReadOnlyList<long> batch)
+    sealed class BatchRun(OutboxWorker<TRow> worker, Guid claim, DateTimeOffset leaseUntil, List<TRow> batch)
+    {
+        readonly Channel<OutboxSql.Outcome> _outcomes = Channel.CreateUnbounded<OutboxSql.Outcome>(new() { SingleReader = true });
+        readonly SemaphoreSlim _permits = new(worker.Concurrency);
+        readonly HashSet<long> _untried = [.. batch.Select(r => r.OutboxId)];
+        volatile bool _transportFailed;
+        volatile bool _recordFailed;
+
+        public bool TransportFailed => _transportFailed;
+
+        OutboxOptions Options => worker.Options;
+
+        public async Task DeliverAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
+        {
+            var recording = RecordAsync();
+            List<Task> deliveries = [];
+            try
+            {
+                // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
+                await sender.PrepareAsync(batch, stoppingToken);
+                foreach (var row in batch)
+                {
+                    await _permits.WaitAsync(CancellationToken.None); // comes back as soon as an outcome is written
+                    if (stoppingToken.IsCancellationRequested || _transportFailed || _recordFailed)
+                    {
+                        break;
+                    }
+
+                    if (!await HoldsAsync(row))
+                    {
+                        _permits.Release(); // taken over by another worker after our lease ran out: theirs now
+                        continue;
+                    }
+
+                    _untried.Remove(row.OutboxId);
+                    deliveries.Add(DeliverAsync(sender, row, leaseUntil, stoppingToken));
+                }
+            }
+            finally
+            {
+                await Task.WhenAll(deliveries);
+                _outcomes.Writer.Complete();
+                try
+                {
+                    await recording;
+                }
+                finally
+                {
+                    await worker.WhileLeaseHoldsAsync(connection => OutboxSql.ReleaseAsync(connection, claim, [.. _untried]));
+                }
+            }
+        }
+
+        /// <summary>Whether the claim still holds the row, renewing the lease of the rows it holds when half of it has passed.</summary>
+        async Task<bool> HoldsAsync(TRow row)
+        {
+            var now = worker.Clock.GetUtcNow();
+            if (leaseUntil - now < Options.Lease / 2)
+            {
+                await using var connection = await worker.DataSource.OpenConnectionAsync(CancellationToken.None);
+                var held = await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + Options.Lease);
+                leaseUntil = now + Options.Lease;
+                _untried.IntersectWith(held);
+            }
+
+            return _untried.Contains(row.OutboxId);
+        }
+
+        async Task DeliverAsync(IOutboxSender<TRow> sender, TRow row, DateTimeOffset deliverBy, CancellationToken stoppingToken)
+        {
+            var attempt = row.Attempts + 1;
+            var delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, deliverBy, stoppingToken);
+            worker.Count(delivery, attempt);
+            if (delivery.GiveUpBatch && delivery.Error is not null)
+            {
+                _transportFailed = true;
+            }
+
+            var now = worker.Clock.GetUtcNow();
+            _outcomes.Writer.TryWrite(new(row.OutboxId, delivery, delivery.Error is null ? now : now + Backoff.After(attempt, Options)));
+        }
+
+        /// <summary>
+        /// Writes outcomes as they come in, each write retried while the database is away
+        /// (restarting, say) for as long as the lease lasts: an unrecorded delivery would be made
+        /// again by the next owner. If it stays away, the batch stops starting deliveries.
+        /// </summary>
+        async Task RecordAsync()
+        {
+            List<OutboxSql.Outcome> outcomes = [];
+            try
+            {
+                while (await _outcomes.Reader.WaitToReadAsync(CancellationToken.None))
+                {
+                    while (_outcomes.Reader.TryRead(out var outcome))
+                    {
+                        outcomes.Add(outcome);
+                    }
+
+                    await worker.WhileLeaseHoldsAsync(connection => OutboxSql.RecordAsync(connection, claim, outcomes, worker.Clock.GetUtcNow()));
+                    _permits.Release(outcomes.Count);
+                    outcomes.Clear();
+                }
+            }
+            catch
+            {
+                _recordFailed = true;
+                _permits.Release(worker.Concurrency); // nothing more starts; the deliveries under way finish
+                throw;
+            }
+        }
+    }
+
+    OutboxOptions Options => options;
+
+    TimeProvider Clock => clock;
+
+    NpgsqlDataSource DataSource => dataSource;
+
+    int Concurrency => transport.Concurrency;
+
+    /// <summary>A write the claim needs, retried while the database is away, for as long as a lease lasts.</summary>
+    async Task WhileLeaseHoldsAsync(Func<NpgsqlConnection, Task> write)
     {
         var giveUpAt = clock.GetUtcNow() + options.Lease;
         while (true)
@@ -154,9 +235,7 @@ public sealed partial class OutboxWorker<TRow>(
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
-                var recorded = last.Select(o => o.OutboxId).ToHashSet();
-                await OutboxSql.RecordAndBeginAsync(connection, claim, last, [], clock.GetUtcNow(), clock.GetUtcNow(),
-                    releaseIds: [.. batch.Where(id => !recorded.Contains(id))]);
+                await write(connection);
                 return;
             }
             catch (NpgsqlException) when (clock.GetUtcNow() < giveUpAt)

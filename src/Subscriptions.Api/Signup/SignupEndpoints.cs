@@ -9,6 +9,7 @@ using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
+using Subscriptions.Api.Data;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
@@ -118,6 +119,7 @@ public static class SignupEndpoints
         TimeProvider Clock,
         IOptions<ConfirmationOptions> Confirmation,
         IOptions<SignupProtectionOptions> Protection,
+        ServiceKeys Keys,
         IOptions<CaptchaOptions> CaptchaOptions,
         IStringLocalizer<Texts> Texts,
         CancellationToken CancellationToken);
@@ -131,9 +133,12 @@ public static class SignupEndpoints
     // throttled, a confirmation mail for the dispatcher. A confirmed
     // subscription stays confirmed with the evidence it was confirmed with, and its
     // subscriber's details stay as they were: a stranger cannot rewrite them.
+    // A suppressed address (on the list, or erased while on it: address_suppressed, 0008) changes
+    // nothing and is sent nothing, and the answer is the same as for any other.
     public const string SubscribeSql = """
         INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
-        VALUES (@email, @emailAsTyped, @name, @locale, @now, @now)
+        SELECT @email, @emailAsTyped, @name, @locale, @now, @now
+        WHERE NOT address_suppressed(@email, @addressHash)
         ON CONFLICT (email) DO UPDATE SET
             (email_as_typed, name, locale) = (
                 SELECT CASE WHEN c.confirmed THEN s.email_as_typed ELSE EXCLUDED.email_as_typed END,
@@ -144,7 +149,7 @@ public static class SignupEndpoints
             updated_at = EXCLUDED.updated_at;
 
         WITH subscriber AS (
-            SELECT id FROM subscribers WHERE email = @email
+            SELECT id FROM subscribers WHERE email = @email AND NOT address_suppressed(@email, @addressHash)
         ),
         recent_mail AS (
             SELECT max(o.created_at) AS last_at,
@@ -247,6 +252,7 @@ public static class SignupEndpoints
         }
 
         EmailAddress.TryNormalize(input.Email, out var email);
+        var addressHash = await services.Keys.MacAsync("erasure", email!, services.CancellationToken);
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var locale = input.Locale is null ? null : InputRules.CanonicalLocale(input.Locale);
         var source = input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && InputRules.IsWebAddress(referer) ? referer : null);
@@ -255,6 +261,7 @@ public static class SignupEndpoints
         var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SubscribeSql, new
         {
             email,
+            addressHash,
             emailAsTyped = input.Email!.Trim().Normalize(),
             name = string.IsNullOrWhiteSpace(input.Name) ? null : input.Name.Trim(),
             locale,

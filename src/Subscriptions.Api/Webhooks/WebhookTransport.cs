@@ -9,7 +9,7 @@ using Subscriptions.Api.Outbox;
 namespace Subscriptions.Api.Webhooks;
 
 /// <summary>A webhook delivery the outbox holds: the event's body was fixed when the change happened.</summary>
-public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, string Secret, string Payload) : IClaimedRow;
+public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, string Secret, string Payload, int Attempts) : IClaimedRow;
 
 /// <summary>
 /// The outbox's webhook deliveries over HTTP, signed per Standard Webhooks (with the

@@ -12,6 +12,7 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
         "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
+        "suppressed", "suppressed_reason",
     ];
 
     async Task SignUp(string email, string? name = null, string[]? lists = null, string? source = null)
@@ -68,10 +69,14 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal("", csv["confirmed_at"]);
         Assert.True(DateTimeOffset.TryParse(csv["consent_at"], out _));
         Assert.StartsWith(Fixture.App.BaseAddress + "unsubscribe/", csv["unsubscribe_url"]);
+        Assert.Equal("false", csv["suppressed"]);
+        Assert.Equal("", csv["suppressed_reason"]);
         foreach (var column in Columns)
         {
-            // CSV writes null as an empty cell; NDJSON keeps it null
-            Assert.Equal(csv[column], json.GetProperty(column).GetString() ?? "");
+            // CSV writes null as an empty cell; NDJSON keeps it null, and suppressed is a JSON boolean
+            var value = json.GetProperty(column);
+            Assert.Equal(csv[column], value.ValueKind is System.Text.Json.JsonValueKind.False or System.Text.Json.JsonValueKind.True
+                ? (value.GetBoolean() ? "true" : "false") : value.GetString() ?? "");
         }
     }
 

@@ -51,6 +51,22 @@ public class RetentionTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task Retention_forgets_bounce_reports_older_than_the_soft_bounce_window_and_keeps_suppressions()
+    {
+        await Execute("""
+            INSERT INTO bounce_events (provider, event_id, email, kind, occurred_at, received_at) VALUES
+                ('postmark', 'old', 'old@example.org', 'soft_bounce', now() - interval '9 days', now() - interval '8 days'),
+                ('postmark', 'recent', 'recent@example.org', 'soft_bounce', now() - interval '6 days', now() - interval '6 days');
+            INSERT INTO suppressions (email, reason, source, suppressed_at) VALUES ('old@example.org', 'hard_bounce', 'postmark', now() - interval '400 days');
+            """);
+
+        await Fixture.App.Services.GetRequiredService<RetentionJob>().PurgeAsync(CancellationToken.None);
+
+        Assert.Equal(["recent"], await Query("SELECT event_id FROM bounce_events"));
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM suppressions"));
+    }
+
+    [Fact]
     public async Task An_instance_skips_the_purge_while_another_one_runs_it()
     {
         var job = Fixture.App.Services.GetRequiredService<RetentionJob>();

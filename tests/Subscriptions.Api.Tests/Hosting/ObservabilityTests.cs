@@ -30,6 +30,8 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
             "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
             "GET /api/admin/webhooks", "POST /api/admin/webhooks", "DELETE /api/admin/webhooks/{id}",
             "GET /api/admin/webhooks/{id}/deliveries", "POST /api/admin/webhooks/{id}/deliveries/{deliveryId}/retry",
+            "GET /api/admin/suppressions", "POST /api/admin/suppressions", "DELETE /api/admin/suppressions/{email}",
+            "POST /api/webhooks/bounces/{provider}",
             "GET /embed/form", "GET /embed/subscribe.js", "GET /health/live", "GET /health/ready",
         ];
         Assert.Equal(expected.Order(), operations.Keys.Order());

@@ -39,6 +39,12 @@ public sealed class ApiFixture : IAsyncLifetime
         // every test client is 127.0.0.1; the rate limit tests run services of their own
         settings["RateLimits:Signup:Burst"] = "100000";
         settings["RateLimits:Links:Burst"] = "100000";
+        // every bounce webhook provider configured, with keys openssl made for the tests
+        foreach (var (key, value) in ProviderSigning.Settings())
+        {
+            settings[key] = value;
+        }
+
         return settings;
     }
 
@@ -72,7 +78,8 @@ public sealed class ApiFixture : IAsyncLifetime
             {
                 await using var connection = await Database.OpenConnectionAsync();
                 await connection.ExecuteAsync("""
-                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints RESTART IDENTITY CASCADE;
+                    TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints,
+                        suppressions, bounce_events, bounce_webhook_nonces RESTART IDENTITY CASCADE;
                     DELETE FROM list_translations;
                     DELETE FROM lists WHERE slug <> 'news';
                     UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL, welcome = false;

@@ -129,7 +129,13 @@ public sealed class MailServer : IAsyncDisposable
     public async Task<List<string>> RecipientsAsync() =>
         [.. (await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? []).SelectMany(m => m.To ?? []).Select(t => t.Address)];
 
-    sealed record Listed(string Id, List<Recipient>? To = null);
+    /// <summary>The envelope sender (MAIL FROM) of every message received so far, as the SMTP server saw it.</summary>
+    public async Task<List<string>> EnvelopeSendersAsync() =>
+        [.. (await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? []).Select(m => m.Envelope?.From?.Address ?? "")];
+
+    sealed record Listed(string Id, List<Recipient>? To = null, Envelope? Envelope = null);
+
+    sealed record Envelope(Recipient? From);
 
     sealed record Recipient(string Address);
 }

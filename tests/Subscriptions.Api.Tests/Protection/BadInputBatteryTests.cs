@@ -22,7 +22,8 @@ namespace Subscriptions.Api.Tests.Protection;
 public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) : ApiTest(fixture)
 {
     /// <summary>Everything the service keeps: the battery must leave each exactly as the valid set-up calls left it.</summary>
-    static readonly string[] Tables = ["subscribers", "subscriptions", "subscription_events", "outbox", "lists", "list_translations", "webhook_endpoints", "tokens", "erasures"];
+    static readonly string[] Tables = ["subscribers", "subscriptions", "subscription_events", "outbox", "lists", "list_translations", "webhook_endpoints", "tokens", "erasures",
+        "suppressions", "bounce_events", "bounce_webhook_nonces"];
 
     sealed record Result(string Category, string Route, string Method, int Status, string? Failure);
 
@@ -39,6 +40,8 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
             .Concat(PageCases.Cases())
             .Concat(AdminCases.Cases(targets))
             .Concat(WebhookCases.Cases(targets))
+            .Concat(SuppressionCases.Cases(targets))
+            .Concat(BounceCases.Cases())
             .Concat(GenericCases.Cases(routes, targets, Fixture.App.BaseAddress.Authority));
 
         // eight at a time, streamed: the bodies of 10 MB and more are made when their turn comes
