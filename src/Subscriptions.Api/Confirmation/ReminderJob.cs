@@ -69,6 +69,9 @@ public sealed partial class ReminderJob(
                 SELECT sub.id, sub.subscriber_id FROM subscriptions sub
                 WHERE sub.status = 'pending' AND sub.reminded_at IS NULL AND sub.consent_at <= @remindBefore
                   AND NOT EXISTS (SELECT FROM outbox o WHERE o.subscription_id = sub.id AND o.sent_at IS NULL AND o.dead_at IS NULL)
+                  -- a suppressed address gets no mail: the dispatcher would only dead-letter the reminder
+                  AND NOT EXISTS (SELECT FROM subscribers s JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL
+                                  WHERE s.id = sub.subscriber_id)
                 ORDER BY sub.consent_at
                 LIMIT @MaxPerRun
             ),

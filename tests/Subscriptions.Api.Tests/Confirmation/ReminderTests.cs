@@ -65,6 +65,23 @@ public sealed class ReminderTests(ApiFixture fixture) : OwnDatabaseTest(fixture)
     }
 
     [Fact]
+    public async Task No_reminder_goes_to_a_suppressed_address()
+    {
+        await using var app = StartApp(null, [.. QuickReminders, ("Confirmation:ReminderAfter", "00:00:04")]);
+        using var client = app.CreateHttpClient();
+        await SignUp(client, ["bounced@example.org"]);
+        await Eventually.TrueAsync(async () => (await MailsTo("bounced@example.org")).Count == 1, TimeSpan.FromSeconds(10), "the confirmation mail");
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
+        var suppressed = await client.PostAsJsonAsync("/api/admin/suppressions", new { email = "bounced@example.org", reason = "hard_bounce" });
+        Assert.Equal(HttpStatusCode.Created, suppressed.StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(6));
+
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'reminder'"));
+        Assert.Single(await MailsTo("bounced@example.org"));
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task A_reminder_waits_while_the_address_is_at_its_mail_cap()
     {
         await using var app = StartApp(null, [.. QuickReminders, ("Confirmation:ResendInterval", "01:00:00")]);
