@@ -10,7 +10,9 @@ using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
 using Subscriptions.Api.Signup;
+using Subscriptions.Api.Suppressions;
 using Subscriptions.Api.Unsubscribe;
+using Subscriptions.Api.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -44,7 +46,6 @@ builder.Services.AddHealth();
 
 // The outbox: confirmation, reminder and welcome mails through SMTP (MailKit), signed webhooks over HTTP.
 builder.Services.AddOutbox();
-builder.Services.AddUnsubscribe();
 
 // Admin API: bearer key, lists, export, erasure, stats, webhooks, suppressions.
 builder.Services.AddAdmin();
@@ -84,8 +85,10 @@ app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();
 app.MapEmbed();
-app.MapAdmin();
 app.MapBounceWebhooks();
+
+// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks' and suppressions' endpoints.
+app.MapAdmin().MapWebhookAdministration().MapSuppressionAdministration();
 
 await app.RunAsync();
 return 0;

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Suppressions;
-using Subscriptions.Api.Webhooks;
 
 namespace Subscriptions.Api.Admin;
 
@@ -31,9 +30,11 @@ public static class AdminEndpoints
         return services;
     }
 
-    /// <summary>Everything under /api/admin needs the admin key; the rule is set once, on the group.</summary>
-    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
-    {
+    /// <summary>
+    /// Everything under /api/admin needs the admin key; the rule is set once, on the group, which is
+    /// returned so that other features' admin endpoints (webhooks) join it from Program.cs.
+    /// </summary>
+    public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app) =>
         app.MapGroup("/api/admin")
             .RequireAuthorization(AdminKeyHandler.Policy)
             .WithTags("Admin")
@@ -43,9 +44,5 @@ public static class AdminEndpoints
             .MapListAdministration()
             .MapExport()
             .MapErasure()
-            .MapStats()
-            .MapWebhookAdministration()
-            .MapSuppressionAdministration();
-        return app;
-    }
+            .MapStats();
 }

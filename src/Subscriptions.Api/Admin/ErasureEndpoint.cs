@@ -2,8 +2,8 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
-using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Admin;
 

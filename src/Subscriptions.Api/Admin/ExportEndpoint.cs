@@ -7,8 +7,9 @@ using CsvHelper;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
-using Subscriptions.Api.Unsubscribe;
+using Subscriptions.Api.Hosting;
 
 namespace Subscriptions.Api.Admin;
 
@@ -63,7 +64,7 @@ public static class ExportEndpoint
             errors["format"] = ["format is csv or ndjson."];
         }
 
-        if (list is not null && !SignupValidator.IsListSlug(list))
+        if (list is not null && !InputRules.IsListSlug(list))
         {
             errors["list"] = ["list is a list slug: lower-case letters, digits and hyphens."];
         }

@@ -4,6 +4,7 @@ using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Admin;
@@ -222,7 +223,7 @@ public static class ListEndpoints
         Welcome = input.Welcome ?? false,
     };
 
-    static string DefaultLocale(ListInput input) => input.DefaultLocale is null ? "en" : SignupValidator.CanonicalLocale(input.DefaultLocale);
+    static string DefaultLocale(ListInput input) => input.DefaultLocale is null ? "en" : InputRules.CanonicalLocale(input.DefaultLocale);
 
     static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }

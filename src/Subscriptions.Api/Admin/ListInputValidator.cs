@@ -1,13 +1,12 @@
 using FluentValidation;
 using Subscriptions.Api.Localization;
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Admin;
 
 public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInput>
 {
     public const string Creating = "creating";
-    const int MaxUrlLength = 2048;
 
     public ListInputValidator()
     {
@@ -15,13 +14,13 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
 
         RuleSet(Creating, () => RuleFor(x => x.Slug)
             .NotEmpty().WithMessage("Give the list a slug.")
-            .Must(slug => SignupValidator.IsListSlug(slug!)).WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
+            .Must(slug => InputRules.IsListSlug(slug!)).WithMessage("A slug is 1-63 lower-case letters, digits and hyphens.")
             .OverridePropertyName("slug"));
 
         RuleFor(x => x.Name).ListName().OverridePropertyName("name");
 
         RuleFor(x => x.SenderName)
-            .MaximumLength(200).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The sender name is plain text of at most 200 characters.")
+            .MaximumLength(200).Must(v => InputRules.IsPlainText(v!)).WithMessage("The sender name is plain text of at most 200 characters.")
             .When(x => !string.IsNullOrWhiteSpace(x.SenderName))
             .OverridePropertyName("senderName");
 
@@ -30,16 +29,16 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
             .When(x => !string.IsNullOrWhiteSpace(x.SenderEmail))
             .OverridePropertyName("senderEmail");
 
-        RuleFor(x => x.ThankYouUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+        RuleFor(x => x.ThankYouUrl).Must(InputRules.IsRedirectTarget!).WithMessage(RedirectMessage)
             .When(x => !string.IsNullOrWhiteSpace(x.ThankYouUrl)).OverridePropertyName("thankYouUrl");
-        RuleFor(x => x.ConfirmedUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+        RuleFor(x => x.ConfirmedUrl).Must(InputRules.IsRedirectTarget!).WithMessage(RedirectMessage)
             .When(x => !string.IsNullOrWhiteSpace(x.ConfirmedUrl)).OverridePropertyName("confirmedUrl");
-        RuleFor(x => x.ErrorUrl).Must(IsRedirectTarget!).WithMessage(RedirectMessage)
+        RuleFor(x => x.ErrorUrl).Must(InputRules.IsRedirectTarget!).WithMessage(RedirectMessage)
             .When(x => !string.IsNullOrWhiteSpace(x.ErrorUrl)).OverridePropertyName("errorUrl");
 
         RuleFor(x => x.AllowedOrigins)
             .Must(o => o!.Length <= 50).WithMessage("At most 50 allowed origins.")
-            .Must(o => o!.All(origin => origin is not null && IsOrigin(origin))).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
+            .Must(o => o!.All(origin => origin is not null && InputRules.IsOrigin(origin))).WithMessage("An origin is scheme://host[:port] with no path, https (http only for localhost).")
             .When(x => x.AllowedOrigins is not null)
             .OverridePropertyName("allowedOrigins");
 
@@ -47,11 +46,11 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
 
         RuleFor(x => x.ConsentTextVersion)
             .NotEmpty().WithMessage("Give the consent text a version.")
-            .MaximumLength(50).Must(v => SignupValidator.IsPlainText(v!)).WithMessage("The version is plain text of at most 50 characters.")
+            .MaximumLength(50).Must(v => InputRules.IsPlainText(v!)).WithMessage("The version is plain text of at most 50 characters.")
             .OverridePropertyName("consentTextVersion");
 
         RuleFor(x => x.DefaultLocale)
-            .Must(l => SignupValidator.IsLanguageTag(l!))
+            .Must(l => InputRules.IsLanguageTag(l!))
             .WithMessage("The default locale is a BCP 47 tag, like en or de-CH.")
             .When(x => x.DefaultLocale is not null)
             .OverridePropertyName("defaultLocale");
@@ -75,7 +74,7 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
     static void CheckTranslations(
         Dictionary<string, ListTranslation?> translations, string? defaultLocale, ValidationContext<ListEndpoints.ListInput> context)
     {
-        var defaultLanguage = ListTranslations.DefaultLanguage(defaultLocale);
+        var defaultLanguage = Languages.OfListDefault(defaultLocale);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, translation) in translations)
         {
@@ -110,19 +109,6 @@ public sealed class ListInputValidator : AbstractValidator<ListEndpoints.ListInp
     }
 
     const string RedirectMessage = "Redirect URLs are absolute https URLs (http only for localhost).";
-
-    /// <summary>Absolute https URL (http for localhost), so 303s only ever go where an editor said.</summary>
-    public static bool IsRedirectTarget(string value) =>
-        value.Length <= MaxUrlLength
-        && SignupValidator.IsPlainText(value)
-        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
-        && string.IsNullOrEmpty(uri.UserInfo);
-
-    public static bool IsOrigin(string value) =>
-        IsRedirectTarget(value)
-        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && uri.AbsolutePath == "/" && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment);
 }
 
 /// <summary>The rules of a list's wording, the same for its own name and consent text and for their translations.</summary>
@@ -133,12 +119,12 @@ public static class ListTextRules
 
     public static IRuleBuilderOptions<T, string> ListName<T>(this IRuleBuilder<T, string> rule) => rule
         .NotEmpty().WithMessage("Give the list a name.")
-        .MaximumLength(MaxNameLength).Must(v => SignupValidator.IsPlainText(v)).WithMessage($"The name is plain text of at most {MaxNameLength} characters.");
+        .MaximumLength(MaxNameLength).Must(v => InputRules.IsPlainText(v)).WithMessage($"The name is plain text of at most {MaxNameLength} characters.");
 
     public static IRuleBuilderOptions<T, string> ConsentText<T>(this IRuleBuilder<T, string> rule) => rule
         .NotEmpty().WithMessage("Give the consent text the signup form shows.")
         .MaximumLength(MaxConsentTextLength).WithMessage($"The consent text is at most {MaxConsentTextLength} characters.")
         // line breaks are the editor's; other control characters are no text (and PostgreSQL refuses NUL)
-        .Must(t => SignupValidator.IsPlainText(t.Replace('\r', ' ').Replace('\n', ' ').Replace('\t', ' ')))
+        .Must(t => InputRules.IsPlainText(t.Replace('\r', ' ').Replace('\n', ' ').Replace('\t', ' ')))
         .WithMessage("The consent text is text: line breaks and tabs, but no other control characters.");
 }

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Dapper;
 using Npgsql;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Admin;
 
@@ -64,15 +65,12 @@ public static class ListTranslations
             consentTexts = translations.Values.Select(t => t.ConsentText).ToArray(),
         }, transaction, cancellationToken: cancellationToken));
 
-    /// <summary>The language a list's own name and consent text are in: its default locale's (as list_wording says).</summary>
-    public static string DefaultLanguage(string? defaultLocale) => (defaultLocale ?? "en").Split('-')[0].ToLowerInvariant();
-
     /// <summary>A list's consent text in each language it has one in: its own, and its translations'.</summary>
     public static Dictionary<string, string> ConsentTexts(
         string defaultLocale, string consentText, IReadOnlyDictionary<string, ListTranslation> translations)
     {
         var texts = translations.ToDictionary(t => t.Key, t => t.Value.ConsentText);
-        texts[DefaultLanguage(defaultLocale)] = consentText;
+        texts[Languages.OfListDefault(defaultLocale)] = consentText;
         return texts;
     }
 

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Protection;
 using BounceResult = Microsoft.AspNetCore.Http.HttpResults.Results<
@@ -108,7 +110,9 @@ public static partial class BounceEndpoints
 
         if (Utf8Bodies.DeclaresOtherCharset(request))
         {
-            return Problem(StatusCodes.Status415UnsupportedMediaType, Utf8Bodies.Title, Utf8Bodies.Detail);
+            // the same words as every other body in another charset (English, unless the caller asks otherwise)
+            var texts = request.HttpContext.RequestServices.GetRequiredService<IStringLocalizer<Texts>>();
+            return Problem(StatusCodes.Status415UnsupportedMediaType, texts["ProblemCharsetTitle"], texts["ProblemCharset"]);
         }
 
         var body = await ReadBodyAsync(request, services.Options.Value.MaxBodyBytes, services.CancellationToken);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using Npgsql;
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Bounces;
 

@@ -12,11 +12,9 @@ namespace Subscriptions.Api.Confirmation;
 
 public static class ConfirmationEndpoints
 {
-    public const string Path = "/confirm";
-
     public static IEndpointRouteBuilder MapConfirmation(this IEndpointRouteBuilder app)
     {
-        var confirm = app.MapGroup(ConfirmationEndpoints.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
+        var confirm = app.MapGroup(PublicLinks.ConfirmPath).RequireRateLimiting(RateLimiting.Links).WithTags("Confirmation")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesUnavailable()
             .ProducesPage(StatusCodes.Status503ServiceUnavailable)
@@ -60,8 +58,9 @@ public static class ConfirmationEndpoints
         """;
 
     static async Task<Results<RazorSlice<OneButton>, ProblemHttpResult>> ShowConfirmPage(
-        string token, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
+        string token, string? lang, HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
     {
+        Languages.UseLinkLanguage(request, lang);
         var text = PageText.For(request);
         var target = await LookupAsync(dataSource, token, cancellationToken);
         if (Unusable(text, target, clock) is { } refusal)
@@ -74,9 +73,10 @@ public static class ConfirmationEndpoints
     }
 
     static async Task<Results<SeeOtherHttpResult, Ok<Confirmed>, ProblemHttpResult>> Confirm(
-        string token, HttpRequest request, NpgsqlDataSource dataSource, OutboxSignal signal, SubscriptionsMetrics metrics, TimeProvider clock,
-        CancellationToken cancellationToken)
+        string token, string? lang, HttpRequest request, NpgsqlDataSource dataSource, OutboxSignal signal, SubscriptionsMetrics metrics,
+        TimeProvider clock, CancellationToken cancellationToken)
     {
+        var linkLanguage = Languages.UseLinkLanguage(request, lang);
         var hash = Token.Hash(token);
         var now = clock.GetUtcNow();
         (string Slug, string? ConfirmedUrl)? confirmed = null;
@@ -122,7 +122,7 @@ public static class ConfirmationEndpoints
             metrics.Confirmed(done.Slug);
             signal.Raise();
             return BrowserOrScript.WantsPage(request.HttpContext)
-                ? new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}")
+                ? new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}{(linkLanguage is null ? "" : $"&lang={linkLanguage}")}")
                 : TypedResults.Ok(new Confirmed("confirmed", done.Slug));
         }
 
@@ -174,6 +174,10 @@ public static class ConfirmationEndpoints
         ReaderProblem.Result(StatusCodes.Status410Gone, title, text.SignUpAgainFromForm,
             target.SignupPage is { } page ? new PageLink(page, text.SignUpAgainLink, text.SignUpAgainAfterLink) : null);
 
-    static Task<RazorSlice<Message>> ConfirmedPage(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
-        HostedPage.ForListAsync(request, dataSource, list, text => (text.ConfirmedTitle, text.Confirmed), cancellationToken);
+    static Task<RazorSlice<Message>> ConfirmedPage(
+        string? list, string? lang, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        Languages.UseLinkLanguage(request, lang);
+        return HostedPage.ForListAsync(request, dataSource, list, text => (text.ConfirmedTitle, text.Confirmed), cancellationToken);
+    }
 }

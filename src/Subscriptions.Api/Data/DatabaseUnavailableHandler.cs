@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Localization;
 using Npgsql;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Data;
 
@@ -10,7 +12,8 @@ namespace Subscriptions.Api.Data;
 /// browser), and the log a Warning. Nothing is lost by it: a request answered 503 either never
 /// reached the database or is safe to send again (a signup sent twice is kept once).
 /// </summary>
-public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService problemDetails, ILogger<DatabaseUnavailableHandler> logger)
+public sealed partial class DatabaseUnavailableHandler(
+    IProblemDetailsService problemDetails, IStringLocalizer<Texts> texts, ILogger<DatabaseUnavailableHandler> logger)
     : IExceptionHandler
 {
     /// <summary>A restart or a failover takes seconds, and a reader is waiting on the form.</summary>
@@ -29,7 +32,9 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         // A browser gets the hosted page (Pages/BrowserOrScript decides); a client that accepts
-        // neither JSON nor HTML still gets the status and Retry-After.
+        // neither JSON nor HTML still gets the status and Retry-After. Either way in the reader's
+        // language: the one the handler chose for this request, else the browser's.
+        Languages.Use(Languages.Of(httpContext));
         await problemDetails.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
@@ -37,8 +42,8 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
             ProblemDetails =
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Service temporarily unavailable",
-                Detail = $"The database cannot be reached just now. Send the request again in {RetryAfterSeconds} seconds; a signup sent twice is kept once.",
+                Title = texts["ProblemUnavailableTitle"],
+                Detail = texts["ProblemUnavailable", RetryAfterSeconds],
             },
         });
         return true;

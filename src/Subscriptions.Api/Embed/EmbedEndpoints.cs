@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using RazorSlices;
 using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Localization;
 using Subscriptions.Api.Pages;
 using Subscriptions.Api.Protection;
@@ -83,7 +84,7 @@ public static class EmbedEndpoints
         IOptions<SignupProtectionOptions> protection, CancellationToken cancellationToken)
     {
         // a value that cannot be a slug is no list (and PostgreSQL refuses a NUL in text)
-        if (list is not null && !SignupValidator.IsListSlug(list))
+        if (list is not null && !InputRules.IsListSlug(list))
         {
             return TypedResults.NotFound();
         }
@@ -91,7 +92,7 @@ public static class EmbedEndpoints
         // The form speaks the language the signup it posts will choose (the browser's, else the
         // list's default, from the signup's own copy of the lists), so the consent text it shows
         // is the one the signup's evidence names.
-        var slug = list ?? SignupEndpoints.DefaultList;
+        var slug = list ?? InputRules.DefaultList;
         var listDefault = (await lists.FindAsync([slug], cancellationToken)).FirstOrDefault()?.DefaultLocale;
         var language = Languages.Choose(null, request.GetTypedHeaders().AcceptLanguage, listDefault);
         Languages.Use(request.HttpContext, language);
@@ -111,6 +112,6 @@ public static class EmbedEndpoints
         response.Headers.ContentSecurityPolicy =
             $"default-src 'none'; style-src {PageStyle.CspSource}; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
-        return HostedPage.Show(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
+        return TypedResults.RazorSlice<EmbedFormPage, EmbedForm>(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
     }
 }

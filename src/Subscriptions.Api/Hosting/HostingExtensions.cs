@@ -33,7 +33,9 @@ public static class HostingExtensions
                 }
             });
 
+        // links into this service, for mails, exports and pages alike
         builder.Services.AddSingleton<PublicLinks>();
+        builder.Services.AddSingleton<UnsubscribeLinks>();
         return builder;
     }
 

@@ -10,6 +10,9 @@ namespace Subscriptions.Api.Hosting;
 /// </summary>
 public sealed class PublicLinks(IOptions<SubscriptionsOptions> options, IServer server)
 {
+    /// <summary>Where a confirmation link points (the confirmation endpoints map it; mails link to it).</summary>
+    public const string ConfirmPath = "/confirm";
+
     Uri? _baseUrl;
 
     /// <summary>An absolute URL for a path of this service (under the base URL's own path, if any).</summary>

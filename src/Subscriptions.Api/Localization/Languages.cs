@@ -33,6 +33,9 @@ public static class Languages
         return Default;
     }
 
+    /// <summary>The language a list's own name and consent text are in: its default locale's (as the database's list_wording says).</summary>
+    public static string OfListDefault(string? defaultLocale) => (defaultLocale ?? Default).Split('-')[0].ToLowerInvariant();
+
     /// <summary>The language texts are read in now (the current UI culture's, when we speak it).</summary>
     public static string Current =>
         Supported.Contains(CultureInfo.CurrentUICulture.TwoLetterISOLanguageName) ? CultureInfo.CurrentUICulture.TwoLetterISOLanguageName : Default;
@@ -52,6 +55,19 @@ public static class Languages
     {
         Use(language);
         http.Items[typeof(Languages)] = language;
+    }
+
+    /// <summary>
+    /// For a page that a link of ours opens (a mail's confirmation link, the signup's thank-you redirect):
+    /// the language the link names (<c>?lang=</c>), else the browser's, so that a reader who signed up in
+    /// Spanish reads Spanish from the form to the last page. Returns the language used when the link
+    /// named one, to carry on to the next page; else null.
+    /// </summary>
+    public static string? UseLinkLanguage(HttpRequest request, string? lang)
+    {
+        var language = Choose(lang, request.GetTypedHeaders().AcceptLanguage, null);
+        Use(request.HttpContext, language);
+        return lang is null ? null : language;
     }
 
     /// <summary>The language a handler chose for this request with <see cref="Use(HttpContext, string)"/>, else the current one.</summary>

@@ -7,7 +7,6 @@ using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
-using Subscriptions.Api.Unsubscribe;
 
 namespace Subscriptions.Api.Mail;
 
@@ -129,7 +128,7 @@ public sealed class MailTransport(
                 await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
         }
 
-        return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{ConfirmationEndpoints.Path}/{token}"),
+        return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{PublicLinks.ConfirmPath}/{token}?lang={Uri.EscapeDataString(mail.Locale)}"),
             confirmationOptions.Value.TokenLifetime, now, reminder: mail.Kind == "reminder");
     }
 }

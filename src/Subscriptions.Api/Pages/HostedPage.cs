@@ -1,8 +1,8 @@
 using Dapper;
 using Npgsql;
 using RazorSlices;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Localization;
-using Subscriptions.Api.Signup;
 
 namespace Subscriptions.Api.Pages;
 
@@ -29,8 +29,6 @@ public static class HostedPage
     public static RazorSlice<RefusedForm> Show(RefusedForm page, int statusCode) =>
         TypedResults.RazorSlice<RefusedFormPage, RefusedForm>(page, statusCode);
 
-    public static RazorSlice<Embed.EmbedForm> Show(Embed.EmbedForm page) => TypedResults.RazorSlice<Embed.EmbedFormPage, Embed.EmbedForm>(page);
-
     /// <summary>
     /// A landing page of the flow (thank-you, confirmed) whose one sentence names the list given
     /// by slug in the query string, or "our newsletter" for none or an unknown one.
@@ -41,7 +39,7 @@ public static class HostedPage
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // a value that cannot be a slug names no list, and is not sent to PostgreSQL (which refuses a NUL in text)
-        var name = list is null || !SignupValidator.IsListSlug(list) ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+        var name = list is null || !InputRules.IsListSlug(list) ? null : await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT w.name FROM lists l CROSS JOIN LATERAL list_wording(l.id, @language) w WHERE l.slug = @list",
             new { list, language = Languages.Current }, cancellationToken: cancellationToken));
         var text = PageText.For(request);

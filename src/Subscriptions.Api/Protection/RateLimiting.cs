@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Protection;
 
@@ -38,13 +40,14 @@ public static class RateLimiting
                     context.HttpContext.RequestServices.GetRequiredService<Hosting.SubscriptionsMetrics>().Signup("throttled");
                 }
 
+                var texts = context.HttpContext.RequestServices.GetRequiredService<IStringLocalizer<Texts>>();
                 var response = context.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
                 response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
                 await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
                 {
                     HttpContext = context.HttpContext,
-                    ProblemDetails = { Status = 429, Title = "Too many requests", Detail = "Please wait a little and try again." },
+                    ProblemDetails = { Status = 429, Title = texts["ProblemTooManyTitle"], Detail = texts["ProblemTooMany"] },
                 });
             };
         });

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Protection;
 
@@ -53,7 +54,7 @@ public static class SignupCors
     {
         services.AddOptions<CorsOptions>()
             .BindConfiguration(CorsOptions.Section)
-            .Validate(o => o.AllowedOrigins.All(Admin.ListInputValidator.IsOrigin),
+            .Validate(o => o.AllowedOrigins.All(InputRules.IsOrigin),
                 "Cors__AllowedOrigins__* are origins: https://host[:port] (http only for localhost), no path.")
             .ValidateOnStart();
         services.AddMemoryCache();

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Subscriptions.Api.Localization;
 
 namespace Subscriptions.Api.Protection;
 
@@ -11,9 +13,6 @@ namespace Subscriptions.Api.Protection;
 /// </summary>
 public static class Utf8Bodies
 {
-    public const string Title = "Unsupported charset";
-    public const string Detail = "Send the body as UTF-8: charset=utf-8, or no charset at all.";
-
     public static bool DeclaresOtherCharset(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
         && !StringSegment.IsNullOrEmpty(type.Charset)
@@ -28,10 +27,11 @@ public static class Utf8Bodies
             && DeclaresOtherCharset(context.Request))
         {
             context.Response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
+            var texts = context.RequestServices.GetRequiredService<IStringLocalizer<Texts>>();
             await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
             {
                 HttpContext = context,
-                ProblemDetails = { Status = StatusCodes.Status415UnsupportedMediaType, Title = Title, Detail = Detail },
+                ProblemDetails = { Status = StatusCodes.Status415UnsupportedMediaType, Title = texts["ProblemCharsetTitle"], Detail = texts["ProblemCharset"] },
             });
             return;
         }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using F23.StringSimilarity;
 using Microsoft.Extensions.Options;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Signup;
 

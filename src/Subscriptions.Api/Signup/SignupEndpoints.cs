@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
-using Subscriptions.Api.Mail;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Localization;
@@ -28,7 +28,6 @@ namespace Subscriptions.Api.Signup;
 
 public static class SignupEndpoints
 {
-    public const string DefaultList = "news";
     const int MaxUserAgentLength = 512;
 
     public static IServiceCollection AddSignup(this IServiceCollection services)
@@ -214,7 +213,7 @@ public static class SignupEndpoints
     {
         var started = Stopwatch.GetTimestamp();
         var body = await SignupBody.ReadAsync(http.Request, services.Protection.Value.HoneypotField,
-            services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.CancellationToken);
+            services.CaptchaOptions.Value.FormField, services.Protection.Value.MaxBodyBytes, services.Texts, services.CancellationToken);
         if (body.Problem is not null)
         {
             services.Metrics.Signup("invalid");
@@ -235,7 +234,7 @@ public static class SignupEndpoints
             var named = await services.Lists.FindAsync(slugs, services.CancellationToken);
             services.Metrics.Signup("honeypot", MetricLabel(slugs, named));
             await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-            return Success(http, input, named, services.Texts, services.Suggestions.Suggest(input.Email));
+            return Success(http, input, named, services.Texts, services.Suggestions.Suggest(input.Email), input.Locale is null ? null : language);
         }
 
         var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
@@ -264,7 +263,7 @@ public static class SignupEndpoints
         EmailAddress.TryNormalize(input.Email, out var email);
         var addressHash = await services.Keys.MacAsync("erasure", email!, services.CancellationToken);
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
-        var locale = input.Locale is null ? null : SignupValidator.CanonicalLocale(input.Locale);
+        var locale = input.Locale is null ? null : InputRules.CanonicalLocale(input.Locale);
         var source = Source(http, input);
         var userAgent = http.Request.Headers.UserAgent.ToString();
 
@@ -291,7 +290,7 @@ public static class SignupEndpoints
 
         services.Metrics.Signup("accepted", metricList);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
-        return Success(http, input, lists, services.Texts, services.Suggestions.Suggest(input.Email));
+        return Success(http, input, lists, services.Texts, services.Suggestions.Suggest(input.Email), input.Locale is null ? null : language);
     }
 
     // metric labels only ever name lists that exist: a bot must not mint label values
@@ -303,7 +302,9 @@ public static class SignupEndpoints
         return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
-    static SignupResult Success(HttpContext http, SignupInput input, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? suggestion)
+    /// <param name="pageLanguage">The language the signup's own locale chose, which the hosted thank-you page keeps; null = the browser's.</param>
+    static SignupResult Success(
+        HttpContext http, SignupInput input, List<SignupLists.Target> lists, IStringLocalizer<Texts> texts, string? suggestion, string? pageLanguage)
     {
         if (!http.Request.HasFormContentType)
         {
@@ -311,7 +312,8 @@ public static class SignupEndpoints
         }
 
         var slugs = input.ListSlugs;
-        var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}";
+        var thankYouUrl = lists.FirstOrDefault(l => l.Slug == slugs[0])?.ThankYouUrl
+            ?? $"/signup/thank-you?list={Uri.EscapeDataString(slugs[0])}{(pageLanguage is null ? "" : $"&lang={pageLanguage}")}";
         // without JavaScript, "Did you mean …?" is a page of its own, which offers both addresses
         return suggestion is null
             ? new SeeOtherHttpResult(thankYouUrl)
@@ -319,13 +321,17 @@ public static class SignupEndpoints
     }
 
     static string? Source(HttpContext http, SignupInput input) =>
-        input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && SignupValidator.IsWebAddress(referer) ? referer : null);
+        input.Source ?? (http.Request.Headers.Referer.ToString() is { } referer && InputRules.IsWebAddress(referer) ? referer : null);
 
     // RemoteIpAddress already went through the forwarded-headers middleware, which believes
     // X-Forwarded-For only from the configured trusted proxies.
     static IPAddress? ClientAddress(HttpContext http) =>
         http.Connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : http.Connection.RemoteIpAddress;
 
-    static Task<RazorSlices.RazorSlice<Message>> ThankYou(string? list, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
-        HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
+    static Task<RazorSlices.RazorSlice<Message>> ThankYou(
+        string? list, string? lang, HttpRequest request, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        Languages.UseLinkLanguage(request, lang);
+        return HostedPage.ForListAsync(request, dataSource, list, text => (text.CheckInboxTitle, text.CheckInbox), cancellationToken);
+    }
 }

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Localization;
+using Subscriptions.Api.Kernel;
+using Subscriptions.Api.Localization;
 using Subscriptions.Api.Protection;
 
 namespace Subscriptions.Api.Signup;
@@ -23,23 +26,25 @@ public sealed record SignupInput(
 
     /// <summary>The lists asked for, each once, in the order given; none asked for = the default list.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string[] ListSlugs => Lists.Count == 0 ? [SignupEndpoints.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
+    public string[] ListSlugs => Lists.Count == 0 ? [InputRules.DefaultList] : [.. Lists.Distinct(StringComparer.Ordinal)];
 }
 
 /// <summary>
 /// What reading the body gave: the input plus errors about its shape (a number where text
-/// belongs, a field given twice), or a problem with the request as a whole.
+/// belongs, a field given twice), or a problem with the request as a whole; all of it in the
+/// language of the moment (the request's Accept-Language: the signup's own locale is not read yet).
 /// </summary>
 public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]> ShapeErrors, ProblemHttpResult? Problem)
 {
     /// <param name="honeypotField">The hidden field only bots fill.</param>
     /// <param name="captchaFormField">The form field a CAPTCHA widget fills (JSON uses "captcha").</param>
     public static async Task<SignupBody> ReadAsync(
-        HttpRequest request, string honeypotField, string captchaFormField, long maxBytes, CancellationToken cancellationToken)
+        HttpRequest request, string honeypotField, string captchaFormField, long maxBytes, IStringLocalizer<Texts> texts,
+        CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
         {
-            return TooLarge(maxBytes);
+            return TooLarge(maxBytes, texts);
         }
 
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
@@ -50,38 +55,37 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         var isJson = request.HasJsonContentType();
         if (!isJson && !request.HasFormContentType)
         {
-            return Fail(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",
-                "Send application/json or application/x-www-form-urlencoded.");
+            return Fail(StatusCodes.Status415UnsupportedMediaType, texts["ProblemContentTypeTitle"], texts["ProblemContentType"]);
         }
 
         // Read as UTF-8 whatever they say: JSON always, forms because no browser and no embed of ours
         // declares a charset (the framework's form reader would decode one).
         if (Utf8Bodies.DeclaresOtherCharset(request))
         {
-            return Fail(StatusCodes.Status415UnsupportedMediaType, Utf8Bodies.Title, Utf8Bodies.Detail);
+            return Fail(StatusCodes.Status415UnsupportedMediaType, texts["ProblemCharsetTitle"], texts["ProblemCharset"]);
         }
 
         try
         {
             return isJson
-                ? await ReadJsonAsync(request, honeypotField, cancellationToken)
-                : FromForm(await request.ReadFormAsync(cancellationToken), honeypotField, captchaFormField);
+                ? await ReadJsonAsync(request, honeypotField, texts, cancellationToken)
+                : FromForm(await request.ReadFormAsync(cancellationToken), honeypotField, captchaFormField, texts);
         }
         catch (JsonException)
         {
-            return Fail(StatusCodes.Status400BadRequest, "Malformed JSON", "The request body is not valid JSON.");
+            return Fail(StatusCodes.Status400BadRequest, texts["ProblemMalformedJsonTitle"], texts["ProblemMalformedJson"]);
         }
         catch (InvalidDataException)
         {
-            return MalformedForm();
+            return MalformedForm(texts);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return TooLarge(maxBytes);
+            return TooLarge(maxBytes, texts);
         }
         catch (BadHttpRequestException ex)
         {
-            return Fail(ex.StatusCode, "Bad request", ex.Message);
+            return Fail(ex.StatusCode, texts["ProblemBadRequestTitle"], ex.Message);
         }
         catch (IOException)
         {
@@ -89,45 +93,45 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             // boundary the header announced (a wrong boundary, an unterminated part). And
             // Kestrel's "Bad chunk size data" for a chunk size that overflows, which it throws
             // as a plain IOException rather than a BadHttpRequestException.
-            return isJson ? Fail(StatusCodes.Status400BadRequest, "Malformed body", "The request body could not be read.") : MalformedForm();
+            return isJson ? Fail(StatusCodes.Status400BadRequest, texts["ProblemMalformedBodyTitle"], texts["ProblemMalformedBody"]) : MalformedForm(texts);
         }
     }
 
-    static SignupBody MalformedForm() =>
-        Fail(StatusCodes.Status400BadRequest, "Malformed form", "The form data could not be read.");
+    static SignupBody MalformedForm(IStringLocalizer<Texts> texts) =>
+        Fail(StatusCodes.Status400BadRequest, texts["ProblemMalformedFormTitle"], texts["ProblemMalformedForm"]);
 
-    static SignupBody TooLarge(long maxBytes) =>
-        Fail(StatusCodes.Status413PayloadTooLarge, "Request too large", $"A signup is at most {maxBytes} bytes.");
+    static SignupBody TooLarge(long maxBytes, IStringLocalizer<Texts> texts) =>
+        Fail(StatusCodes.Status413PayloadTooLarge, texts["ProblemTooLargeTitle"], texts["ProblemTooLarge", maxBytes]);
 
     static SignupBody Fail(int status, string title, string detail) =>
         new(null, [], TypedResults.Problem(detail, statusCode: status, title: title));
 
-    static async Task<SignupBody> ReadJsonAsync(HttpRequest request, string honeypotField, CancellationToken cancellationToken)
+    static async Task<SignupBody> ReadJsonAsync(HttpRequest request, string honeypotField, IStringLocalizer<Texts> texts, CancellationToken cancellationToken)
     {
         using var document = await JsonDocument.ParseAsync(request.Body,
             new JsonDocumentOptions { MaxDepth = 8, AllowDuplicateProperties = false }, cancellationToken);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return Fail(StatusCodes.Status400BadRequest, "Malformed JSON", "The request body must be a JSON object.");
+            return Fail(StatusCodes.Status400BadRequest, texts["ProblemMalformedJsonTitle"], texts["ProblemJsonNotObject"]);
         }
 
         var errors = new Dictionary<string, string[]>();
         var input = new SignupInput(
-            Email: Text(root, "email", errors),
+            Email: Text(root, "email", errors, texts),
             Consent: root.TryGetProperty("consent", out var consent) && consent.ValueKind is JsonValueKind.True or JsonValueKind.False
                 ? (consent.ValueKind == JsonValueKind.True ? "true" : "false")
-                : Text(root, "consent", errors),
-            Name: Text(root, "name", errors),
-            Locale: Text(root, "locale", errors),
-            Lists: TextArray(root, "lists", errors),
-            Source: Text(root, "source", errors),
-            Honeypot: Text(root, honeypotField, errors),
-            Captcha: Text(root, "captcha", errors));
+                : Text(root, "consent", errors, texts),
+            Name: Text(root, "name", errors, texts),
+            Locale: Text(root, "locale", errors, texts),
+            Lists: TextArray(root, "lists", errors, texts),
+            Source: Text(root, "source", errors, texts),
+            Honeypot: Text(root, honeypotField, errors, texts),
+            Captcha: Text(root, "captcha", errors, texts));
         return new(input, errors, null);
     }
 
-    static string? Text(JsonElement root, string field, Dictionary<string, string[]> errors)
+    static string? Text(JsonElement root, string field, Dictionary<string, string[]> errors, IStringLocalizer<Texts> texts)
     {
         if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -136,10 +140,10 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
 
         if (value.ValueKind == JsonValueKind.String)
         {
-            return TryGetString(value, out var text) ? text : Invalid(field, errors);
+            return TryGetString(value, out var text) ? text : Invalid(field, errors, texts);
         }
 
-        errors[field] = [$"{field} must be a string."];
+        errors[field] = [texts["FieldNotText", field]];
         return null;
     }
 
@@ -159,13 +163,13 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
         }
     }
 
-    static string? Invalid(string field, Dictionary<string, string[]> errors)
+    static string? Invalid(string field, Dictionary<string, string[]> errors, IStringLocalizer<Texts> texts)
     {
-        errors[field] = [$"{field} is not valid Unicode text."];
+        errors[field] = [texts["FieldNotUnicode", field]];
         return null;
     }
 
-    static string[] TextArray(JsonElement root, string field, Dictionary<string, string[]> errors)
+    static string[] TextArray(JsonElement root, string field, Dictionary<string, string[]> errors, IStringLocalizer<Texts> texts)
     {
         if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -174,62 +178,62 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
 
         if (value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
         {
-            var texts = new List<string>();
+            var strings = new List<string>();
             foreach (var element in value.EnumerateArray())
             {
                 if (!TryGetString(element, out var text))
                 {
-                    Invalid(field, errors);
+                    Invalid(field, errors, texts);
                     return [];
                 }
 
-                texts.Add(text!);
+                strings.Add(text!);
             }
 
-            return [.. texts];
+            return [.. strings];
         }
 
-        errors[field] = [$"{field} must be an array of list names."];
+        errors[field] = [texts["FieldNotListArray", field]];
         return [];
     }
 
-    static SignupBody FromForm(IFormCollection form, string honeypotField, string captchaFormField)
+    static SignupBody FromForm(IFormCollection form, string honeypotField, string captchaFormField, IStringLocalizer<Texts> texts)
     {
         // RFC 7578 requires a name on every part, and no form of ours has a file input.
         if (form.Files.Count > 0 || form.ContainsKey(""))
         {
-            return MalformedForm();
+            return MalformedForm(texts);
         }
 
         var errors = new Dictionary<string, string[]>();
         var input = new SignupInput(
-            Email: Single(form, "email", errors),
-            Consent: Single(form, "consent", errors),
-            Name: Single(form, "name", errors),
-            Locale: Single(form, "locale", errors),
+            Email: Single(form, "email", errors, texts),
+            Consent: Single(form, "consent", errors, texts),
+            Name: Single(form, "name", errors, texts),
+            Locale: Single(form, "locale", errors, texts),
             Lists: [.. form["list"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!)],
-            Source: Single(form, "source", errors),
-            Honeypot: Single(form, honeypotField, errors),
-            Captcha: Single(form, captchaFormField, errors));
+            Source: Single(form, "source", errors, texts),
+            Honeypot: Single(form, honeypotField, errors, texts),
+            Captcha: Single(form, captchaFormField, errors, texts));
 
         // The form reader turns bytes that are not UTF-8 into U+FFFD; no real field holds one.
         foreach (var (field, values) in form)
         {
             if (values.Any(v => v?.Contains('\uFFFD', StringComparison.Ordinal) == true))
             {
-                errors[field] = [$"{field} is not valid UTF-8 text."];
+                errors[field] = [texts["FieldNotUtf8", field]];
             }
         }
 
         return new(input, errors, null);
     }
 
-    static string? Single(IFormCollection form, string field, Dictionary<string, string[]> errors)
+    static string? Single(IFormCollection form, string field, Dictionary<string, string[]> errors, IStringLocalizer<Texts> texts)
     {
         var values = form[field];
         if (values.Count > 1)
         {
-            errors[field] = [$"{field} was given more than once."];
+            errors[field] = [texts["FieldRepeated", field]];
             return null;
         }
 

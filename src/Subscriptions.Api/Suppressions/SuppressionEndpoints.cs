@@ -3,7 +3,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Outbox;
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Suppressions;
 
@@ -149,12 +149,12 @@ public sealed class SuppressionInputValidator : AbstractValidator<SuppressionEnd
             .OverridePropertyName("reason");
 
         RuleFor(x => x.Source)
-            .Must(s => s!.Trim().Length is > 0 and <= 100 && SignupValidator.IsPlainText(s)).WithMessage("source is plain text of at most 100 characters.")
+            .Must(s => s!.Trim().Length is > 0 and <= 100 && InputRules.IsPlainText(s)).WithMessage("source is plain text of at most 100 characters.")
             .When(x => x.Source is not null)
             .OverridePropertyName("source");
 
         RuleFor(x => x.EventId)
-            .Must(s => s!.Trim().Length is > 0 and <= 200 && SignupValidator.IsPlainText(s)).WithMessage("eventId is plain text of at most 200 characters.")
+            .Must(s => s!.Trim().Length is > 0 and <= 200 && InputRules.IsPlainText(s)).WithMessage("eventId is plain text of at most 200 characters.")
             .When(x => x.EventId is not null)
             .OverridePropertyName("eventId");
     }

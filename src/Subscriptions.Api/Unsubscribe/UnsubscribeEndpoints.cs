@@ -12,9 +12,6 @@ namespace Subscriptions.Api.Unsubscribe;
 
 public static class UnsubscribeEndpoints
 {
-    public static IServiceCollection AddUnsubscribe(this IServiceCollection services) =>
-        services.AddSingleton<UnsubscribeLinks>();
-
     public static IEndpointRouteBuilder MapUnsubscribe(this IEndpointRouteBuilder app)
     {
         var unsubscribe = app.MapGroup(UnsubscribeLinks.Path).RequireRateLimiting(RateLimiting.Links).WithTags("Unsubscribe")

@@ -4,6 +4,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Signup;
 
@@ -200,7 +201,7 @@ public sealed class WebhookInputValidator : AbstractValidator<WebhookEndpoints.W
             .OverridePropertyName("events");
 
         RuleFor(x => x.Lists)
-            .Must(l => l!.Length <= 100 && l.All(s => s is not null && SignupValidator.IsListSlug(s)))
+            .Must(l => l!.Length <= 100 && l.All(s => s is not null && InputRules.IsListSlug(s)))
             .WithMessage("Lists are list slugs (at most 100); none means every list.")
             .MustAsync(async (l, cancellationToken) => (await lists.FindAsync(l!.Distinct().ToList(), cancellationToken)).Count == l!.Distinct().Count())
             .WithMessage("There is no list of that name.")
@@ -208,7 +209,7 @@ public sealed class WebhookInputValidator : AbstractValidator<WebhookEndpoints.W
             .OverridePropertyName("lists");
 
         RuleFor(x => x.Description)
-            .MaximumLength(500).Must(d => SignupValidator.IsPlainText(d!)).WithMessage("The description is plain text of at most 500 characters.")
+            .MaximumLength(500).Must(d => InputRules.IsPlainText(d!)).WithMessage("The description is plain text of at most 500 characters.")
             .When(x => x.Description is not null)
             .OverridePropertyName("description");
     }

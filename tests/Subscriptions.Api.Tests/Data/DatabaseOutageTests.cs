@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Subscriptions.Api.Tests.Infrastructure;
@@ -108,6 +109,19 @@ public sealed class DatabaseOutageTests(ApiFixture fixture, ITestOutputHelper ou
             Assert.Equal(HttpStatusCode.ServiceUnavailable, slow.StatusCode);
             Assert.NotNull(slow.Headers.RetryAfter);
             Assert.Equal("application/problem+json", slow.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("Service temporarily unavailable", (await slow.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+
+            // in the reader's language, as every refusal
+            using var spanish = new HttpRequestMessage(HttpMethod.Post, "/api/subscriptions")
+            {
+                Content = JsonContent.Create(new { email = "lento@example.org", consent = true }),
+                Headers = { AcceptLanguage = { new("es") } },
+            };
+            var problem = await (await client.SendAsync(spanish)).Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(503, problem.GetProperty("status").GetInt32());
+            Assert.Equal("Servicio no disponible temporalmente", problem.GetProperty("title").GetString());
+            Assert.Equal("Ahora mismo no se puede acceder a la base de datos. Vuelve a enviar la solicitud dentro de 5 segundos; "
+                + "una suscripción enviada dos veces se guarda una sola vez.", problem.GetProperty("detail").GetString());
         }
 
         var later = await client.PostAsJsonAsync("/api/subscriptions", new { email = "slow@example.org", consent = true });

@@ -2,13 +2,14 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Subscriptions.Api.Tests.Confirmation;
 using Subscriptions.Api.Tests.Infrastructure;
 
 namespace Subscriptions.Api.Tests.Localization;
 
 /// <summary>A reader who asks for Spanish (or any language we speak) reads Spanish everywhere: errors, answers, the mail, the pages.</summary>
-public class ReaderLanguageTests(ApiFixture fixture) : ApiTest(fixture)
+public partial class ReaderLanguageTests(ApiFixture fixture) : ApiTest(fixture)
 {
     async Task<HttpResponseMessage> Send(HttpContent body, string acceptLanguage)
     {
@@ -51,14 +52,52 @@ public class ReaderLanguageTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Matches(@"El enlace funciona hasta el \w+, \d+ de \w+ de \d{4}\.", mail.TextBody);
         Assert.Contains("lang=\"es\"", mail.HtmlBody, StringComparison.Ordinal);
 
-        // the link opens a page in the browser's language
-        using var request = new HttpRequestMessage(HttpMethod.Get, ConfirmationMailTests.ConfirmationLink(mail).PathAndQuery);
-        request.Headers.AcceptLanguage.ParseAdd("es-ES,es;q=0.9");
-        var page = WebUtility.HtmlDecode(await (await Client.SendAsync(request)).Content.ReadAsStringAsync());
+        // the link carries the mail's language: its pages are Spanish in the German browser that signed up too
+        var link = SentLink().Match(mail.TextBody ?? "").Value;
+        Assert.EndsWith("?lang=es", link, StringComparison.Ordinal);
+        Assert.Contains(link, mail.HtmlBody, StringComparison.Ordinal);
+        var page = await Browse(HttpMethod.Get, new Uri(link).PathAndQuery, "de");
         Assert.Contains("<html lang=\"es\">", page);
         Assert.Contains("<h1>Confirma tu suscripción</h1>", page);
         Assert.Contains(">Confirmar</button>", page);
+
+        // the page's button posts back to the same address, and lands on a Spanish page
+        using var confirm = new HttpRequestMessage(HttpMethod.Post, new Uri(link).PathAndQuery);
+        confirm.Headers.Accept.ParseAdd("text/html");
+        confirm.Headers.AcceptLanguage.ParseAdd("de");
+        var confirmed = await Client.SendAsync(confirm);
+        Assert.Equal(HttpStatusCode.SeeOther, confirmed.StatusCode);
+        Assert.Equal("/signup/confirmed?list=news&lang=es", confirmed.Headers.Location?.OriginalString);
+        var landing = await Browse(HttpMethod.Get, confirmed.Headers.Location!.OriginalString, "de");
+        Assert.Contains("<html lang=\"es\">", landing);
+        Assert.Contains("<h1>Suscripción confirmada</h1>", landing);
+
+        // a link without the language (an old mail) opens in the browser's
+        Assert.Contains("<html lang=\"de\">", await Browse(HttpMethod.Get, ConfirmationMailTests.ConfirmationLink(mail).PathAndQuery, "de"));
     }
+
+    [Fact]
+    public async Task A_form_signup_in_spanish_from_a_german_browser_lands_on_a_spanish_thank_you_page()
+    {
+        var response = await Send(new FormUrlEncodedContent([new("email", "luis@example.org"), new("consent", "on"), new("locale", "es")]), "de");
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.Equal("/signup/thank-you?list=news&lang=es", response.Headers.Location?.OriginalString);
+        var page = await Browse(HttpMethod.Get, response.Headers.Location!.OriginalString, "de");
+        Assert.Contains("<html lang=\"es\">", page);
+        Assert.Contains("<h1>Revisa tu bandeja de entrada</h1>", page);
+    }
+
+    async Task<string> Browse(HttpMethod method, string pathAndQuery, string acceptLanguage)
+    {
+        using var request = new HttpRequestMessage(method, pathAndQuery);
+        request.Headers.Accept.ParseAdd("text/html");
+        request.Headers.AcceptLanguage.ParseAdd(acceptLanguage);
+        return WebUtility.HtmlDecode(await (await Client.SendAsync(request)).Content.ReadAsStringAsync());
+    }
+
+    [GeneratedRegex(@"https?://\S+/confirm/[A-Za-z0-9_-]{43}\?lang=[a-z]{2}")]
+    private static partial Regex SentLink();
 
     [Theory]
     [InlineData("it", "Controlla la tua casella di posta")]

@@ -5,10 +5,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Tests.Confirmation;
 using Subscriptions.Api.Tests.Infrastructure;
 using Subscriptions.Api.Tests.Protection.Battery;
-using Subscriptions.Api.Unsubscribe;
 using Xunit.Abstractions;
 
 namespace Subscriptions.Api.Tests.Protection;

@@ -1,3 +1,4 @@
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Tests.Infrastructure;
 

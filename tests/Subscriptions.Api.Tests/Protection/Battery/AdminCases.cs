@@ -1,4 +1,4 @@
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Tests.Protection.Battery;
 
@@ -79,7 +79,7 @@ public static class AdminCases
         ];
         var create = new JsonBody(Lists, "POST", "/api/admin/lists", admin, listFields)
         {
-            Storable = (field, value) => field == "slug" && SignupValidator.IsListSlug(value) && value != "news",
+            Storable = (field, value) => field == "slug" && InputRules.IsListSlug(value) && value != "news",
         };
 
         // replace: a list that does not exist (404), or the test's own list with a changed consent
@@ -145,7 +145,7 @@ public static class AdminCases
             yield return new("hostile query values", Export, "GET", $"/api/admin/export?format=csv&list={value}&status=nope", Expect.Problem, Headers: admin);
 
             // a list filter that cannot name a list (a well-formed unknown one filters everything out: 200, not hostile)
-            if (!SignupValidator.IsListSlug(Uri.UnescapeDataString(value.Replace('+', ' '))))
+            if (!InputRules.IsListSlug(Uri.UnescapeDataString(value.Replace('+', ' '))))
             {
                 yield return new("hostile query values", Export, "GET", $"/api/admin/export?list={value}", Expect.Problem, Headers: admin);
             }

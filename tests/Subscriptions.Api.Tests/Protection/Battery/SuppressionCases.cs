@@ -1,4 +1,4 @@
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Tests.Protection.Battery;
 

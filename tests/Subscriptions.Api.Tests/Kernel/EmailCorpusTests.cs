@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Tests.Infrastructure;
 
-namespace Subscriptions.Api.Tests.Signup;
+namespace Subscriptions.Api.Tests.Kernel;
 
 /// <summary>
 /// The shared corpus of addresses from public validators' test suites, read from ../shared at

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text;
 
-namespace Subscriptions.Api.Signup;
+namespace Subscriptions.Api.Kernel;
 
 /// <summary>
 /// UTS #39's "Moderately Restrictive" level for one domain label: one script; or Latin with

@@ -1,6 +1,6 @@
-using Subscriptions.Api.Signup;
+using Subscriptions.Api.Kernel;
 
-namespace Subscriptions.Api.Tests.Signup;
+namespace Subscriptions.Api.Tests.Kernel;
 
 public class EmailAddressTests
 {

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using MimeKit;
 
-namespace Subscriptions.Api.Signup;
+namespace Subscriptions.Api.Kernel;
 
 /// <summary>
 /// The mailbox profile this service accepts: an RFC 5321 dot-atom local part (UTF-8 allowed,

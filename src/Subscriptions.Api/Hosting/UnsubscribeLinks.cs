@@ -3,12 +3,11 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using Subscriptions.Api.Data;
-using Subscriptions.Api.Hosting;
 
-namespace Subscriptions.Api.Unsubscribe;
+namespace Subscriptions.Api.Hosting;
 
 /// <summary>
-/// Per-subscription unsubscribe links that a newsletter tool can put in List-Unsubscribe. They
+/// Per-subscription unsubscribe links (for mails, exports and the unsubscribe endpoints alike) that a newsletter tool can put in List-Unsubscribe. They
 /// are derived, not stored: the subscription's id and a 128-bit HMAC of it, base64url.
 /// </summary>
 public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
