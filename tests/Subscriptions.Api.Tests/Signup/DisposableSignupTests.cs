@@ -7,11 +7,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Tests.Infrastructure;
+using Subscriptions.Api.Tests.Webhooks;
 
 namespace Subscriptions.Api.Tests.Signup;
 
 /// <summary>Signup__DisposableDomains: Allow (the default), Refuse and Hold, through the running service.</summary>
-public class DisposableSignupTests(ApiFixture fixture) : ApiTest(fixture)
+public sealed class DisposableSignupTests(ApiFixture fixture, ReceiverFixture receivers) : ApiTest(fixture), IClassFixture<ReceiverFixture>
 {
     const string Endpoint = "/api/subscriptions";
 
@@ -257,6 +258,27 @@ public class DisposableSignupTests(ApiFixture fixture) : ApiTest(fixture)
 
         Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
         Assert.Equal("confirmed", await Scalar<string>("SELECT status FROM subscriptions"));
+    }
+
+    [Fact]
+    public async Task A_held_signup_tells_no_webhook_and_its_release_does()
+    {
+        using var admin = AdminClient();
+        await WebhookAdmin.RegisterAsync(admin, receivers.Receiver, "held");
+        await using (var hold = Fixture.StartApp(("Signup:DisposableDomains", "Hold")))
+        {
+            using var client = hold.CreateHttpClient();
+            await client.PostAsJsonAsync(Endpoint, new { email = "ann@mailinator.com", consent = true });
+            await client.PostAsJsonAsync(Endpoint, new { email = "bob@example.org", consent = true });
+        }
+
+        await Client.PostAsJsonAsync(Endpoint, new { email = "ann@mailinator.com", consent = true }); // allowed now
+
+        var received = await receivers.Receiver.WaitAsync("held", r => r.Count == 2);
+        await Task.Delay(500); // nothing more should come
+        received = await receivers.Receiver.ReceivedAsync("held");
+        Assert.Equal(["bob@example.org", "ann@mailinator.com"], received.Select(r => r.Data.GetProperty("email").GetString()));
+        Assert.All(received, r => Assert.Equal("pending", r.Data.GetProperty("status").GetString()));
     }
 
     [Fact]
