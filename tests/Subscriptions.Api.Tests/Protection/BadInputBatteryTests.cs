@@ -42,6 +42,7 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
             .Concat(WebhookCases.Cases(targets))
             .Concat(SuppressionCases.Cases(targets))
             .Concat(PersonCases.Cases(targets))
+            .Concat(ListChangeCases.Cases(targets))
             .Concat(BounceCases.Cases())
             .Concat(GenericCases.Cases(routes, targets, Fixture.App.BaseAddress.Authority));
 
