@@ -17,35 +17,15 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
     public const string Path = "/unsubscribe";
     const string Purpose = "unsubscribe";
 
-    /// <summary>
-    /// Makes URLs for many subscriptions (an export): the key and the base URL are looked up
-    /// once, and each URL then costs one AES block, one HMAC and no I/O.
-    /// </summary>
-    public async ValueTask<UrlMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
+    /// <summary>Makes URLs for many subscriptions (an export); see <see cref="IdLinkMaker"/>.</summary>
+    public async ValueTask<IdLinkMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
         new(links.Absolute($"{Path}/").AbsoluteUri, new IdTokens(await keys.KeyAsync(cancellationToken), Purpose));
 
     /// <summary>The unsubscribe URL of one subscription (for a mail).</summary>
     public async ValueTask<Uri> UrlAsync(long subscriptionId, CancellationToken cancellationToken)
     {
         using var maker = await UrlMakerAsync(cancellationToken);
-        return new Uri(new string(maker.Write(subscriptionId, new char[maker.Length])));
-    }
-
-    /// <summary>Not thread-safe: one per export.</summary>
-    public sealed class UrlMaker(string prefix, IdTokens tokens) : IDisposable
-    {
-        /// <summary>The length of every URL it makes.</summary>
-        public int Length => prefix.Length + IdTokens.Chars;
-
-        /// <summary>Writes the URL into <paramref name="buffer"/> (at least <see cref="Length"/> long): no allocation per row.</summary>
-        public ReadOnlySpan<char> Write(long subscriptionId, Span<char> buffer)
-        {
-            prefix.CopyTo(buffer);
-            tokens.Write(subscriptionId, buffer[prefix.Length..]);
-            return buffer[..Length];
-        }
-
-        public void Dispose() => tokens.Dispose();
+        return maker.Url(subscriptionId);
     }
 
     /// <summary>The subscription a token names, or null when it is not one of ours.</summary>

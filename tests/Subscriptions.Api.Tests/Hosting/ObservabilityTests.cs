@@ -26,6 +26,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
         string[] expected =
         [
             "POST /api/subscriptions", "GET /confirm/{token}", "POST /confirm/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}",
+            "GET /manage/{token}", "POST /manage/{token}",
             "GET /api/admin/lists", "POST /api/admin/lists", "GET /api/admin/lists/{slug}", "PUT /api/admin/lists/{slug}",
             "PATCH /api/admin/lists/{slug}", "DELETE /api/admin/lists/{slug}",
             "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
