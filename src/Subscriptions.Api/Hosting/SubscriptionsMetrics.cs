@@ -20,7 +20,7 @@ public sealed class SubscriptionsMetrics
     {
         var meter = meters.Create(MeterName);
         _signups = meter.CreateCounter<long>("subscriptions.signups", "{request}",
-            "Signup requests by outcome: accepted, invalid, throttled, honeypot, captcha_failed.");
+            "Signup requests by outcome: accepted, held, invalid, disposable, no_mail_domain, throttled, honeypot, captcha_failed.");
         _confirmations = meter.CreateCounter<long>("subscriptions.confirmations", "{subscription}", "Subscriptions confirmed.");
         _unsubscribes = meter.CreateCounter<long>("subscriptions.unsubscribes", "{subscription}", "Subscriptions ended by their subscriber.");
         _mails = meter.CreateCounter<long>("subscriptions.mails", "{mail}", "Mails by outcome: sent, failed (will retry), dead_lettered.");
