@@ -90,6 +90,9 @@ public sealed class ManageTests(ApiFixture fixture, ReceiverFixture receivers) :
             && r.Data.GetProperty("consent").GetProperty("source").GetString() == "manage");
         Assert.Contains(received, r => r.Type == "subscription.unsubscribed" && r.Data.GetProperty("list").GetString() == "news");
         Assert.All(received, r => Assert.True(r.Verified));
+        // every event carries the reader's preference centre, which opens
+        Assert.All(received, r => Assert.StartsWith(Fixture.App.BaseAddress + "manage/", r.Data.GetProperty("manageUrl").GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(new Uri(received[^1].Data.GetProperty("manageUrl").GetString()!).PathAndQuery)).StatusCode);
 
         var export = (await admin.GetStringAsync("/api/admin/export?format=ndjson")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement).ToList();
