@@ -5,6 +5,7 @@ using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Localization;
+using Subscriptions.Api.Manage;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Pages;
@@ -84,6 +85,7 @@ app.MapObservability();
 app.MapSignup();
 app.MapConfirmation();
 app.MapUnsubscribe();
+app.MapManage();
 app.MapEmbed();
 app.MapBounceWebhooks();
 

@@ -44,5 +44,7 @@ public static class AdminEndpoints
             .MapListAdministration()
             .MapExport()
             .MapErasure()
+            .MapPerson()
+            .MapDeadLetters()
             .MapStats();
 }

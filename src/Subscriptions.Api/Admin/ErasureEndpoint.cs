@@ -42,13 +42,14 @@ public static class ErasureEndpoint
             their_subscriptions AS (
                 SELECT sub.id, sub.list_id FROM subscriptions sub JOIN person ON sub.subscriber_id = person.id
             ),
+            -- the ledger's personal fields (wipe_personal_ledger, 0011: one definition with retention);
+            -- a SELECT CTE runs only when read, so the events it leaves behind read it
             blanked AS (
-                UPDATE subscription_events e SET ip = NULL, user_agent = NULL, source = NULL
-                FROM their_subscriptions t WHERE e.subscription_id = t.id
+                SELECT wipe_personal_ledger(ARRAY(SELECT id FROM their_subscriptions)) AS events
             ),
             recorded AS (
                 INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
-                SELECT NULL, list_id, 'erased', @now FROM their_subscriptions
+                SELECT NULL, list_id, 'erased', @now FROM their_subscriptions CROSS JOIN blanked
             ),
             -- off the suppression list (history included), but an active suppression stays in force
             -- through the hash; the bounces reported about the address go too

@@ -26,7 +26,7 @@ public static class ExportEndpoint
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
         "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
-        "suppressed", "suppressed_reason",
+        "suppressed", "suppressed_reason", "manage_url",
     ];
 
     // Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP "CSV
@@ -54,7 +54,7 @@ public static class ExportEndpoint
     }
 
     static async Task<Results<EmptyHttpResult, ValidationProblem>> Export(
-        HttpContext http, NpgsqlDataSource dataSource, UnsubscribeLinks unsubscribeLinks, TimeProvider clock,
+        HttpContext http, NpgsqlDataSource dataSource, UnsubscribeLinks unsubscribeLinks, ManageLinks manageLinks, TimeProvider clock,
         string? format, string? list, string? status, DateTimeOffset? since)
     {
         format ??= "csv";
@@ -115,13 +115,14 @@ public static class ExportEndpoint
 
         var rows = ReadAsync(reader, cancellationToken);
         using var unsubscribeUrl = await unsubscribeLinks.UrlMakerAsync(cancellationToken);
+        using var manageUrl = await manageLinks.UrlMakerAsync(cancellationToken);
         if (format == "csv")
         {
-            await WriteCsvAsync(http.Response.Body, rows, unsubscribeUrl, cancellationToken);
+            await WriteCsvAsync(http.Response.Body, rows, unsubscribeUrl, manageUrl, cancellationToken);
         }
         else
         {
-            await WriteNdjsonAsync(http.Response.BodyWriter, rows, unsubscribeUrl, cancellationToken);
+            await WriteNdjsonAsync(http.Response.BodyWriter, rows, unsubscribeUrl, manageUrl, cancellationToken);
         }
 
         return TypedResults.Empty;
@@ -137,10 +138,11 @@ public static class ExportEndpoint
     }
 
     static async Task WriteCsvAsync(
-        Stream body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
+        Stream body, IAsyncEnumerable<ExportRow> rows, IdLinkMaker unsubscribeUrl, IdLinkMaker manageUrl, CancellationToken cancellationToken)
     {
         await using var csv = CsvWriter.Create(body, CsvOptions, leaveOpen: true);
         var url = new char[unsubscribeUrl.Length];
+        var manage = new char[manageUrl.Length];
         csv.WriteHeader(Header);
         await foreach (var row in rows)
         {
@@ -161,6 +163,7 @@ public static class ExportEndpoint
             csv.WriteField(unsubscribeUrl.Write(row.Id, url));
             csv.WriteField(row.SuppressedReason is null ? "false" : "true");
             csv.WriteField(row.SuppressedReason);
+            csv.WriteField(manageUrl.Write(row.Id, manage));
             await csv.EndRecordAsync(cancellationToken);
         }
 
@@ -168,10 +171,11 @@ public static class ExportEndpoint
     }
 
     static async Task WriteNdjsonAsync(
-        System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, UnsubscribeLinks.UrlMaker unsubscribeUrl, CancellationToken cancellationToken)
+        System.IO.Pipelines.PipeWriter body, IAsyncEnumerable<ExportRow> rows, IdLinkMaker unsubscribeUrl, IdLinkMaker manageUrl, CancellationToken cancellationToken)
     {
         await using var json = new Utf8JsonWriter(body);
         var url = new char[unsubscribeUrl.Length];
+        var manage = new char[manageUrl.Length];
         await foreach (var row in rows)
         {
             json.WriteStartObject();
@@ -192,6 +196,7 @@ public static class ExportEndpoint
             json.WriteString("unsubscribe_url", unsubscribeUrl.Write(row.Id, url));
             json.WriteBoolean("suppressed", row.SuppressedReason is not null);
             json.WriteString("suppressed_reason", row.SuppressedReason);
+            json.WriteString("manage_url", manageUrl.Write(row.Id, manage));
             json.WriteEndObject();
             json.Flush();
             json.Reset();

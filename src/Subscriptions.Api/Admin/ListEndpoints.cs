@@ -27,6 +27,8 @@ public static class ListEndpoints
         public required string ConsentTextVersion { get; init; }
         public required string DefaultLocale { get; init; }
         public bool Welcome { get; init; }
+        public bool Hidden { get; init; }
+        public DateTime? ArchivedAt { get; init; }
 
         public IReadOnlyDictionary<string, ListTranslation> Translations { get; init; } = ListTranslations.None;
     }
@@ -71,6 +73,9 @@ public static class ListEndpoints
         [Description("Send a welcome mail when a subscription is confirmed; false when not given.")]
         public bool? Welcome { get; init; }
 
+        [Description("Keep the list off the readers' preference centre (its subscribers still see their own subscription to it); false when not given.")]
+        public bool? Hidden { get; init; }
+
         [Description("""
             The list's name and consent text in other languages the service speaks, keyed by language (de, fr...);
             name and consentText are the wording in the defaultLocale's language. Readers see the translation
@@ -92,14 +97,25 @@ public static class ListEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        lists.MapPatch("/{slug}", ListChanges.PatchList).WithName("PatchList")
+            .WithSummary("Changes the settings given (a JSON merge patch, RFC 7396); the others stay. The rules of PUT apply to the result.")
+            .Accepts<ListInput>("application/json", "application/merge-patch+json")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        lists.MapDelete("/{slug}", ListChanges.ArchiveList).WithName("ArchiveList")
+            .WithSummary("Archives a list: no new signups; its subscriptions stay, and stay exportable. The default list cannot be archived.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }
 
-    const string Columns = """
+    internal const string Columns = """
         slug AS Slug, name AS Name, sender_name AS SenderName, sender_email AS SenderEmail,
         thank_you_url AS ThankYouUrl, confirmed_url AS ConfirmedUrl, error_url AS ErrorUrl,
         allowed_origins AS AllowedOrigins, consent_text AS ConsentText,
-        consent_text_version AS ConsentTextVersion, default_locale AS DefaultLocale, welcome AS Welcome
+        consent_text_version AS ConsentTextVersion, default_locale AS DefaultLocale, welcome AS Welcome,
+        hidden AS Hidden, archived_at AS ArchivedAt
         """;
 
     static async Task<Ok<List<ListDetails>>> GetLists(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
@@ -139,9 +155,9 @@ public static class ListEndpoints
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var created = await connection.QuerySingleOrDefaultAsync<ListDetails>(new CommandDefinition($"""
             INSERT INTO lists (slug, name, sender_name, sender_email, thank_you_url, confirmed_url, error_url,
-                               allowed_origins, consent_text, consent_text_version, default_locale, welcome)
+                               allowed_origins, consent_text, consent_text_version, default_locale, welcome, hidden)
             VALUES (@Slug, @Name, @SenderName, @SenderEmail, @ThankYouUrl, @ConfirmedUrl, @ErrorUrl,
-                    @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale, @Welcome)
+                    @AllowedOrigins, @ConsentText, @ConsentTextVersion, @DefaultLocale, @Welcome, @Hidden)
             ON CONFLICT (slug) DO NOTHING
             RETURNING {Columns}
             """, Normalized(input), transaction, cancellationToken: cancellationToken));
@@ -156,7 +172,7 @@ public static class ListEndpoints
         return TypedResults.Created($"/api/admin/lists/{created.Slug}", created with { Translations = translations });
     }
 
-    static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
+    internal static async Task<Results<Ok<ListDetails>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateList(
         string slug, ListInput input, ListInputValidator validator, NpgsqlDataSource dataSource, SignupLists signupLists,
         CancellationToken cancellationToken)
     {
@@ -197,7 +213,8 @@ public static class ListEndpoints
             UPDATE lists SET name = @Name, sender_name = @SenderName, sender_email = @SenderEmail,
                 thank_you_url = @ThankYouUrl, confirmed_url = @ConfirmedUrl, error_url = @ErrorUrl,
                 allowed_origins = @AllowedOrigins, consent_text = @ConsentText,
-                consent_text_version = @ConsentTextVersion, default_locale = @DefaultLocale, welcome = @Welcome, updated_at = now()
+                consent_text_version = @ConsentTextVersion, default_locale = @DefaultLocale, welcome = @Welcome, hidden = @Hidden,
+                updated_at = now()
             WHERE slug = @Slug
             RETURNING {Columns}
             """, Normalized(input with { Slug = slug }), transaction, cancellationToken: cancellationToken));
@@ -221,6 +238,7 @@ public static class ListEndpoints
         ConsentTextVersion = input.ConsentTextVersion!.Trim(),
         DefaultLocale = DefaultLocale(input),
         Welcome = input.Welcome ?? false,
+        Hidden = input.Hidden ?? false,
     };
 
     static string DefaultLocale(ListInput input) => input.DefaultLocale is null ? "en" : InputRules.CanonicalLocale(input.DefaultLocale);

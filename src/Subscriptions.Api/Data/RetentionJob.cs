@@ -67,13 +67,14 @@ public sealed partial class RetentionJob(
                 DELETE FROM subscriptions WHERE status IN ('pending', 'held') AND consent_at < @pendingBefore
                 RETURNING id, list_id, subscriber_id
             ),
+            -- the ledger's personal fields (wipe_personal_ledger, 0011: one definition with erasure);
+            -- a SELECT CTE runs only when read, so the events it leaves behind read it
             blanked AS (
-                UPDATE subscription_events e SET ip = NULL, user_agent = NULL, source = NULL
-                FROM expired WHERE e.subscription_id = expired.id
+                SELECT wipe_personal_ledger(ARRAY(SELECT id FROM expired)) AS events
             ),
             recorded AS (
                 INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
-                SELECT NULL, list_id, 'purged', @now FROM expired
+                SELECT NULL, list_id, 'purged', @now FROM expired CROSS JOIN blanked
             ),
             orphans AS (
                 DELETE FROM subscribers s

@@ -101,7 +101,7 @@ public static class EmbedEndpoints
         var target = await connection.QuerySingleOrDefaultAsync<EmbeddedList>(new CommandDefinition("""
             SELECT l.slug AS Slug, w.name AS Name, w.consent_text AS ConsentText, l.allowed_origins AS AllowedOrigins
             FROM lists l CROSS JOIN LATERAL list_wording(l.id, @language) w
-            WHERE l.slug = @slug
+            WHERE l.slug = @slug AND l.archived_at IS NULL
             """, new { slug, language }, cancellationToken: cancellationToken));
         if (target is null)
         {

@@ -36,6 +36,7 @@ public static class HostingExtensions
         // links into this service, for mails, exports and pages alike
         builder.Services.AddSingleton<PublicLinks>();
         builder.Services.AddSingleton<UnsubscribeLinks>();
+        builder.Services.AddSingleton<ManageLinks>();
         return builder;
     }
 

@@ -8,76 +8,69 @@ namespace Subscriptions.Api.Hosting;
 
 /// <summary>
 /// Per-subscription unsubscribe links (for mails, exports and the unsubscribe endpoints alike) that a newsletter tool can put in List-Unsubscribe. They
-/// are derived, not stored: the subscription's id and a 128-bit HMAC of it, base64url.
+/// are derived, not stored: the subscription's id, encrypted and signed (<see cref="IdTokens"/>), so a link reveals neither
+/// the id nor how many subscriptions exist. Links mailed before carried the id in clear (the id and a 128-bit HMAC of it);
+/// they keep working.
 /// </summary>
 public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
 {
     public const string Path = "/unsubscribe";
-    const int MacBytes = 16;
-    const int TokenBytes = sizeof(long) + MacBytes;
-    const int TokenChars = 32; // base64url of 24 bytes
     const string Purpose = "unsubscribe";
 
-    /// <summary>
-    /// Makes URLs for many subscriptions (an export): the key and the base URL are looked up
-    /// once, and each URL then costs one HMAC and no I/O.
-    /// </summary>
-    public async ValueTask<UrlMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
-        new(links.Absolute($"{Path}/").AbsoluteUri, new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose));
+    /// <summary>Makes URLs for many subscriptions (an export); see <see cref="IdLinkMaker"/>.</summary>
+    public async ValueTask<IdLinkMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
+        new(links.Absolute($"{Path}/").AbsoluteUri, new IdTokens(await keys.KeyAsync(cancellationToken), Purpose));
 
     /// <summary>The unsubscribe URL of one subscription (for a mail).</summary>
     public async ValueTask<Uri> UrlAsync(long subscriptionId, CancellationToken cancellationToken)
     {
         using var maker = await UrlMakerAsync(cancellationToken);
-        return new Uri(new string(maker.Write(subscriptionId, new char[maker.Length])));
-    }
-
-    /// <summary>Not thread-safe: one per export.</summary>
-    public sealed class UrlMaker(string prefix, PurposeMac mac) : IDisposable
-    {
-        /// <summary>The length of every URL it makes.</summary>
-        public int Length => prefix.Length + TokenChars;
-
-        /// <summary>Writes the URL into <paramref name="buffer"/> (at least <see cref="Length"/> long): no allocation per row.</summary>
-        public ReadOnlySpan<char> Write(long subscriptionId, Span<char> buffer)
-        {
-            Span<byte> token = stackalloc byte[TokenBytes];
-            ComputeToken(subscriptionId, mac, token);
-            prefix.CopyTo(buffer);
-            Base64Url.EncodeToChars(token, buffer.Slice(prefix.Length, TokenChars));
-            return buffer[..Length];
-        }
-
-        public void Dispose() => mac.Dispose();
+        return maker.Url(subscriptionId);
     }
 
     /// <summary>The subscription a token names, or null when it is not one of ours.</summary>
     public async ValueTask<long?> VerifyAsync(string token, CancellationToken cancellationToken)
     {
+        var key = await keys.KeyAsync(cancellationToken);
+        if (token.Length == LegacyTokenChars)
+        {
+            return VerifyLegacy(token, key);
+        }
+
+        using var tokens = new IdTokens(key, Purpose);
+        return tokens.Read(token);
+    }
+
+    // Links mailed before this form existed: the id in clear, then the first 128 bits of its MAC.
+    const int LegacyMacBytes = 16;
+    const int LegacyTokenBytes = sizeof(long) + LegacyMacBytes;
+    const int LegacyTokenChars = 32;
+
+    static long? VerifyLegacy(string token, byte[] key)
+    {
         // DecodeFromChars, not TryDecodeFromChars: the latter throws on text that is not base64url.
-        var bytes = new byte[TokenBytes + 3];
-        if (token.Length != TokenChars
-            || Base64Url.DecodeFromChars(token, bytes, out _, out var written) != OperationStatus.Done || written != TokenBytes)
+        var bytes = new byte[LegacyTokenBytes + 3];
+        if (Base64Url.DecodeFromChars(token, bytes, out _, out var written) != OperationStatus.Done || written != LegacyTokenBytes)
         {
             return null;
         }
 
         var subscriptionId = BinaryPrimitives.ReadInt64BigEndian(bytes);
-        using var mac = new PurposeMac(await keys.KeyAsync(cancellationToken), Purpose);
-        var expected = new byte[TokenBytes];
-        ComputeToken(subscriptionId, mac, expected);
-        return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(0, TokenBytes)) ? subscriptionId : null;
-    }
-
-    /// <summary>The token's bytes: the id, then the first 128 bits of its MAC.</summary>
-    static void ComputeToken(long subscriptionId, PurposeMac purposeMac, Span<byte> token)
-    {
         Span<char> id = stackalloc char[20];
         subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        purposeMac.Compute(id[..digits], mac);
+        ServiceKeys.Mac(key, Purpose, id[..digits], mac);
+        return CryptographicOperations.FixedTimeEquals(mac[..LegacyMacBytes], bytes.AsSpan(sizeof(long), LegacyMacBytes)) ? subscriptionId : null;
+    }
 
+    /// <summary>A link in the old form (the id in clear), as mails sent before carried it: for tests that old links keep working.</summary>
+    public static string LegacyToken(long subscriptionId, byte[] key)
+    {
+        var token = new byte[LegacyTokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
-        mac[..MacBytes].CopyTo(token[sizeof(long)..]);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        ServiceKeys.Mac(key, Purpose, subscriptionId.ToString(System.Globalization.CultureInfo.InvariantCulture), mac);
+        mac[..LegacyMacBytes].CopyTo(token.AsSpan(sizeof(long)));
+        return Base64Url.EncodeToString(token);
     }
 }

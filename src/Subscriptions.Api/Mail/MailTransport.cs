@@ -26,6 +26,7 @@ public sealed class MailTransport(
     NpgsqlDataSource dataSource,
     PublicLinks links,
     UnsubscribeLinks unsubscribeLinks,
+    ManageLinks manageLinks,
     IOptions<SmtpOptions> smtpOptions,
     IOptions<OutboxOptions> outboxOptions,
     IOptions<ConfirmationOptions> confirmationOptions,
@@ -125,7 +126,7 @@ public sealed class MailTransport(
         if (mail.Kind == "welcome")
         {
             return await WelcomeMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale,
-                await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
+                await unsubscribeLinks.UrlAsync(mail.SubscriptionId, cancellationToken), await manageLinks.UrlAsync(mail.SubscriptionId, cancellationToken), now);
         }
 
         return await ConfirmationMail.ComposeAsync(texts, from, to, mail.ListName, mail.Locale, links.Absolute($"{PublicLinks.ConfirmPath}/{token}?lang={Uri.EscapeDataString(mail.Locale)}"),

@@ -15,11 +15,12 @@ namespace Subscriptions.Api.Mail;
 public static class WelcomeMail
 {
     public static async Task<MimeMessage> ComposeAsync(
-        IStringLocalizer<Texts> texts, MailboxAddress from, MailboxAddress to, string listName, string language, Uri unsubscribe, DateTimeOffset date)
+        IStringLocalizer<Texts> texts, MailboxAddress from, MailboxAddress to, string listName, string language, Uri unsubscribe, Uri preferences, DateTimeOffset date)
     {
         Languages.Use(language);
         var welcome = texts["MailWelcome", listName].Value;
         var leave = texts["MailLeave"].Value;
+        var manage = texts["MailManage"].Value;
         var message = new MimeMessage
         {
             Subject = texts["MailWelcomeSubject", listName],
@@ -32,11 +33,13 @@ public static class WelcomeMail
         message.Headers.Add(HeaderId.ListUnsubscribe, $"<{unsubscribe.AbsoluteUri}>");
         message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
 
-        using var html = WelcomeMailHtml.Create(new WelcomeMailContent(language, welcome, leave, texts["MailLeaveLink"], unsubscribe));
+        using var html = WelcomeMailHtml.Create(new WelcomeMailContent(language, welcome, leave, texts["MailLeaveLink"], unsubscribe, manage, texts["MailManageLink"], preferences));
         message.Body = new BodyBuilder
         {
             TextBody = $"""
                 {welcome}
+
+                {manage} {preferences}
 
                 {leave} {unsubscribe}
                 """,

@@ -43,6 +43,8 @@ public sealed class PageText(IStringLocalizer<Texts> texts)
 
     public string UnknownUnsubscribeLink => texts[nameof(UnknownUnsubscribeLink)];
 
+    public string UnknownManageLink => texts[nameof(UnknownManageLink)];
+
     public string AlreadyConfirmedTitle => texts[nameof(AlreadyConfirmedTitle)];
 
     public string AlreadyConfirmed => texts[nameof(AlreadyConfirmed)];

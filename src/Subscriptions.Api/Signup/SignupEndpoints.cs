@@ -177,7 +177,7 @@ public static class SignupEndpoints
                 consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version, consent_text_language)
             SELECT subscriber.id, l.id, @status, @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language
             FROM subscriber CROSS JOIN lists l CROSS JOIN LATERAL list_wording(l.id, @mailLanguage) w
-            WHERE l.slug = ANY(@slugs)
+            WHERE l.slug = ANY(@slugs) AND l.archived_at IS NULL
             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
                 status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE @status END,
                 confirmed_at = CASE WHEN sub.status = 'confirmed' THEN sub.confirmed_at END,

@@ -56,7 +56,8 @@ public sealed class SignupLists(NpgsqlDataSource dataSource, TimeProvider clock)
         var loadedAt = clock.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var lists = await connection.QueryAsync<Target>(new CommandDefinition(
-            "SELECT slug AS Slug, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale FROM lists",
+            // an archived list takes no signups: to a signup it is a list that does not exist
+            "SELECT slug AS Slug, thank_you_url AS ThankYouUrl, default_locale AS DefaultLocale FROM lists WHERE archived_at IS NULL",
             cancellationToken: cancellationToken));
         var snapshot = new Snapshot(lists.ToFrozenDictionary(l => l.Slug, StringComparer.Ordinal), loadedAt);
         lock (_gate)

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StandardWebhooks;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Webhooks;
@@ -22,6 +24,7 @@ public sealed class WebhookTransport(
     NpgsqlDataSource dataSource,
     IHttpClientFactory httpClients,
     WebhookEndpointCache endpoints,
+    ManageLinks manageLinks,
     IOptions<OutboxOptions> outboxOptions,
     TimeProvider clock) : IOutboxTransport<ClaimedWebhook>
 {
@@ -52,21 +55,60 @@ public sealed class WebhookTransport(
 
     int MaxAttempts => outboxOptions.Value.MaxAttempts;
 
+    // The subscription each subscription.* event of the batch is about (the ledger's trigger keys an
+    // event by its subscriber and names the list): its preference centre's link goes into the event.
+    const string SubscriptionsOfEvents = """
+        SELECT o.id, sub.id FROM outbox o
+        JOIN lists l ON l.slug = o.payload -> 'data' ->> 'list'
+        JOIN subscriptions sub ON sub.subscriber_id = o.ordering_key AND sub.list_id = l.id
+        WHERE o.id = ANY (@ids) AND o.payload ->> 'type' LIKE 'subscription.%'
+        """;
+
+    /// <summary>
+    /// The bodies of the batch's subscription events with <c>data.manageUrl</c>, the reader's
+    /// preference centre (derived, not stored, so it is added here rather than by the trigger that
+    /// wrote the event; the same for every attempt, so retries send the same body).
+    /// </summary>
+    async Task<Dictionary<long, string>> WithManageLinksAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var subscriptions = await connection.QueryAsync<(long OutboxId, long SubscriptionId)>(new CommandDefinition(SubscriptionsOfEvents,
+            new { ids = batch.Select(b => b.OutboxId).ToArray() }, cancellationToken: cancellationToken));
+        var payloads = batch.ToDictionary(b => b.OutboxId, b => b.Payload);
+        var bodies = new Dictionary<long, string>();
+        using var links = await manageLinks.UrlMakerAsync(cancellationToken);
+        foreach (var (outboxId, subscriptionId) in subscriptions)
+        {
+            if (JsonNode.Parse(payloads[outboxId]) is JsonObject { } body && body["data"] is JsonObject data)
+            {
+                data["manageUrl"] = links.Url(subscriptionId).AbsoluteUri;
+                bodies[outboxId] = body.ToJsonString();
+            }
+        }
+
+        return bodies;
+    }
+
     sealed class Sender(WebhookTransport transport, HttpClient http) : IOutboxSender<ClaimedWebhook>
     {
-        public Task PrepareAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken) => Task.CompletedTask;
+        // made per batch before its first delivery, then only read by the batch's deliveries in flight
+        volatile Dictionary<long, string> _bodies = [];
+
+        public async Task PrepareAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken) =>
+            _bodies = await transport.WithManageLinksAsync(batch, cancellationToken);
 
         public async Task<Delivery> DeliverAsync(ClaimedWebhook webhook, int attempts, CancellationToken cancellationToken)
         {
+            var payload = _bodies.GetValueOrDefault(webhook.OutboxId, webhook.Payload);
             var id = $"msg_{webhook.OutboxId}";
             var timestamp = transport.Clock.GetUtcNow();
             using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
             {
-                Content = new StringContent(webhook.Payload, Encoding.UTF8, "application/json"),
+                Content = new StringContent(payload, Encoding.UTF8, "application/json"),
             };
             request.Headers.Add("webhook-id", id);
             request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
-            request.Headers.Add("webhook-signature", new StandardWebhook(webhook.Secret).Sign(id, timestamp, webhook.Payload));
+            request.Headers.Add("webhook-signature", new StandardWebhook(webhook.Secret).Sign(id, timestamp, payload));
 
             var max = transport.MaxAttempts;
             try

@@ -12,7 +12,7 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
         "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
-        "suppressed", "suppressed_reason",
+        "suppressed", "suppressed_reason", "manage_url",
     ];
 
     async Task SignUp(string email, string? name = null, string[]? lists = null, string? source = null)

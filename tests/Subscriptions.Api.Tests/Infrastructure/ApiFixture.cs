@@ -82,7 +82,7 @@ public sealed class ApiFixture : IAsyncLifetime
                         suppressions, bounce_events, bounce_webhook_nonces RESTART IDENTITY CASCADE;
                     DELETE FROM list_translations;
                     DELETE FROM lists WHERE slug <> 'news';
-                    UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL, welcome = false;
+                    UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL, welcome = false, hidden = false, archived_at = NULL;
                     """);
                 break;
             }

@@ -41,6 +41,8 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
             .Concat(AdminCases.Cases(targets))
             .Concat(WebhookCases.Cases(targets))
             .Concat(SuppressionCases.Cases(targets))
+            .Concat(PersonCases.Cases(targets))
+            .Concat(ListChangeCases.Cases(targets))
             .Concat(BounceCases.Cases())
             .Concat(GenericCases.Cases(routes, targets, Fixture.App.BaseAddress.Authority));
 
@@ -134,13 +136,15 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
 
         var subscriptionId = await Scalar<long>("SELECT id FROM subscriptions");
         var unsubscribe = await Fixture.App.Services.GetRequiredService<UnsubscribeLinks>().UrlAsync(subscriptionId, CancellationToken.None);
+        var manage = await Fixture.App.Services.GetRequiredService<ManageLinks>().UrlAsync(subscriptionId, CancellationToken.None);
         return new BatteryTargets(
             ApiFixture.AdminKey,
             "battery",
             link.Segments[^1],
             unsubscribe.Segments[^1],
             webhookId,
-            await Scalar<long>("SELECT id FROM outbox WHERE kind = 'webhook'"));
+            await Scalar<long>("SELECT id FROM outbox WHERE kind = 'webhook'"),
+            manage.Segments[^1]);
     }
 
     async Task<Dictionary<string, string>> SnapshotAsync()

@@ -1,5 +1,9 @@
 using System.Net;
+using System.Buffers.Text;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Subscriptions.Api.Data;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Tests.Confirmation;
 using Subscriptions.Api.Tests.Infrastructure;
 
@@ -75,7 +79,69 @@ public class UnsubscribeTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal("confirmed", await Status());
     }
 
+    [Fact]
+    public async Task A_link_reveals_neither_the_subscription_id_nor_how_many_there_are()
+    {
+        var links = Fixture.App.Services.GetRequiredService<UnsubscribeLinks>();
+        var tokens = new List<byte[]>();
+        foreach (var id in new long[] { 1, 2, 3, 256, 257 })
+        {
+            var token = (await links.UrlAsync(id, CancellationToken.None)).Segments[^1];
+            Assert.Equal(43, token.Length);
+            tokens.Add(Base64Url.DecodeFromChars(token));
+        }
+
+        // the old form began with the id's eight bytes (00 00 00 00 00 00 00 01, …): consecutive ids shared
+        // seven of them. Now no byte of the encrypted part lines up across ids more than chance would have it.
+        var sharedBytes = Enumerable.Range(0, 16).Count(i => tokens.Select(t => t[i]).Distinct().Count() < tokens.Count);
+        Assert.True(sharedBytes <= 5, $"{sharedBytes} of 16 bytes repeat across consecutive ids");
+        foreach (var token in tokens)
+        {
+            Assert.False(token.AsSpan(0, 7).IndexOfAnyExcept((byte)0) < 0, "the token starts with the id's zero bytes");
+        }
+    }
+
+    [Fact]
+    public async Task A_link_in_the_old_form_with_the_id_in_clear_keeps_working()
+    {
+        await ConfirmedSubscriber("old-link@example.org");
+        var id = await Scalar<long>("SELECT id FROM subscriptions");
+        var key = await Fixture.App.Services.GetRequiredService<ServiceKeys>().KeyAsync(CancellationToken.None);
+        var old = UnsubscribeLinks.LegacyToken(id, key);
+        Assert.Equal(32, old.Length);
+
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync($"/unsubscribe/{old}")).StatusCode);
+        Assert.Equal("confirmed", await Status());
+        Assert.Equal(HttpStatusCode.OK, (await Client.PostAsync($"/unsubscribe/{old}", null)).StatusCode);
+        Assert.Equal("unsubscribed", await Status());
+        // another id under the same MAC is a forgery
+        var forged = Base64Url.DecodeFromChars(old);
+        forged[7] ^= 1;
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync($"/unsubscribe/{Base64Url.EncodeToString(forged)}", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tampered_or_foreign_link_of_the_new_form_gets_404()
+    {
+        var link = await ConfirmedSubscriber("tamper@example.org");
+        var token = Base64Url.DecodeFromChars(link.Segments[^1]);
+        foreach (var position in new[] { 0, 8, 15, 16, 31 })
+        {
+            var tampered = (byte[])token.Clone();
+            tampered[position] ^= 0x40;
+            Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync($"/unsubscribe/{Base64Url.EncodeToString(tampered)}", null)).StatusCode);
+        }
+
+        // a token of another purpose (under the same service key) is no unsubscribe link
+        var key = await Fixture.App.Services.GetRequiredService<ServiceKeys>().KeyAsync(CancellationToken.None);
+        using var other = new IdTokens(key, "manage");
+        var id = await Scalar<long>("SELECT id FROM subscriptions");
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.PostAsync($"/unsubscribe/{other.Make(id)}", null)).StatusCode);
+        Assert.Equal("confirmed", await Status());
+    }
+
     [Theory]
+    [InlineData("/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     [InlineData("/unsubscribe/AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAA")]
     [InlineData("/unsubscribe/short")]
     // 32 characters that are not base64url at all

@@ -71,4 +71,5 @@ public sealed record BatteryTargets(
     string ConfirmToken,
     string UnsubscribeToken,
     long WebhookId,
-    long DeliveryId);
+    long DeliveryId,
+    string ManageToken);

@@ -11,6 +11,7 @@ public static class LinkCases
 {
     public const string Confirm = "/confirm/{token}";
     public const string Unsubscribe = "/unsubscribe/{token}";
+    public const string Manage = "/manage/{token}";
 
     const string Base64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -24,7 +25,39 @@ public static class LinkCases
 
     public static IEnumerable<Case> Cases(BatteryTargets targets) =>
         For("confirmation links", Confirm, "/confirm/", targets.ConfirmToken)
-            .Concat(For("unsubscribe links", Unsubscribe, "/unsubscribe/", targets.UnsubscribeToken));
+            .Concat(For("unsubscribe links", Unsubscribe, "/unsubscribe/", targets.UnsubscribeToken))
+            .Concat(For("manage links", Manage, "/manage/", targets.ManageToken))
+            .Concat(ManageForms(targets.ManageToken));
+
+    /// <summary>
+    /// The real preference centre link with forms no page of ours sends: every one refused (4xx page
+    /// or problem), so nothing changes. A valid choice would change the battery's subscription.
+    /// </summary>
+    static IEnumerable<Case> ManageForms(string token)
+    {
+        var path = "/manage/" + token;
+        const string form = "application/x-www-form-urlencoded";
+        foreach (var body in new[]
+        {
+            "", "action=", "action=SAVE", "action=delete", "action=save&action=download", "action=save&list=BATTERY", "action=save&list=news%00",
+            "action=save&list=" + new string('a', 64), "action=save&language=xx", "action=save&language=de&language=fr", "action=save&language=%00",
+            "action=save&list=%27%3B%20DROP%20TABLE%20lists", "action=unsubscribe-all%00", "list=battery", "language=de",
+            "action=save&" + string.Join("&", Enumerable.Range(0, 150).Select(i => $"list=l{i}")), "action=save&list=" + new string('x', 20_000),
+        })
+        {
+            yield return new("manage forms", Manage, "POST", path, Expect.Refused, BodyCases.Utf8(body), form);
+        }
+
+        foreach (var type in new[] { "text/plain", "application/json", "application/xml", "", "application/x-www-form-urlencoded; charset=iso-8859-1", "application/x-www-form-urlencoded; charset=utf-16" })
+        {
+            yield return new("manage forms", Manage, "POST", path, Expect.Refused, BodyCases.Utf8("action=unsubscribe-all"), type.Length == 0 ? null : type);
+        }
+
+        foreach (var c in BodyCases.MalformedMultipart(Manage, "POST", path, Expect.Refused, everyTruncation: false))
+        {
+            yield return c;
+        }
+    }
 
     static IEnumerable<Case> For(string category, string route, string prefix, string real)
     {
