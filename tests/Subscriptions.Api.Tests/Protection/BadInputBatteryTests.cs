@@ -41,6 +41,7 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
             .Concat(AdminCases.Cases(targets))
             .Concat(WebhookCases.Cases(targets))
             .Concat(SuppressionCases.Cases(targets))
+            .Concat(ImportCases.Cases(targets))
             .Concat(BounceCases.Cases())
             .Concat(GenericCases.Cases(routes, targets, Fixture.App.BaseAddress.Authority));
 
