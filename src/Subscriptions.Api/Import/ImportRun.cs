@@ -18,6 +18,9 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
     public const int ChunkRows = 50_000;
     static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
 
+    // a chunk's statements against a large audience may take longer than the default 30 s
+    const int StatementTimeout = 600;
+
     public sealed record Target(int ListId, string DefaultLanguage, bool DryRun, bool SendConfirmations, TimeSpan ResendInterval, int DailyLimit);
 
     sealed record OutcomeCount(string Outcome, long Rows);
@@ -30,6 +33,7 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
         var key = await keys.KeyAsync(cancellationToken);
         using var erasureMac = new PurposeMac(key, "erasure");
         var hash = new byte[32];
+        var inChunk = new HashSet<string>(StringComparer.Ordinal);
         logger.LogInformation("Import {ImportId} started: {Format} ({Profile}) into list {ListId}, dry run {DryRun}",
             importId, report.Format, report.Profile, target.ListId, target.DryRun);
 
@@ -44,6 +48,7 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                 var now = clock.GetUtcNow().UtcDateTime;
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
                 var staged = 0;
+                inChunk.Clear();
                 await using (var copy = await connection.BeginBinaryImportAsync(ImportSql.Copy, cancellationToken))
                 {
                     while (staged < ChunkRows && (more = await enumerator.MoveNextAsync()))
@@ -69,6 +74,13 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                             continue;
                         }
 
+                        // the first row of an address in a chunk counts (a later chunk meets it in the database)
+                        if (!inChunk.Add(row.Email))
+                        {
+                            report.Count("duplicate", 1);
+                            continue;
+                        }
+
                         erasureMac.Compute(row.Email, hash);
                         await WriteAsync(copy, row, hash, cancellationToken);
                         staged++;
@@ -79,9 +91,9 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
 
                 if (staged > 0)
                 {
-                    await connection.ExecuteAsync(new CommandDefinition(ImportSql.Classify, new { listId = target.ListId }, transaction, cancellationToken: cancellationToken));
+                    await connection.ExecuteAsync(new CommandDefinition(ImportSql.Classify, new { listId = target.ListId }, transaction, StatementTimeout, cancellationToken: cancellationToken));
                     var counts = target.DryRun
-                        ? await connection.QueryAsync<OutcomeCount>(new CommandDefinition(ImportSql.Outcomes, transaction: transaction, cancellationToken: cancellationToken))
+                        ? await connection.QueryAsync<OutcomeCount>(new CommandDefinition(ImportSql.Outcomes, transaction: transaction, commandTimeout: StatementTimeout, cancellationToken: cancellationToken))
                         : await connection.QueryAsync<OutcomeCount>(new CommandDefinition(ImportSql.Apply, new
                         {
                             listId = target.ListId,
@@ -90,7 +102,7 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                             sendConfirmations = target.SendConfirmations,
                             resendInterval = target.ResendInterval,
                             dailyLimit = target.DailyLimit,
-                        }, transaction, cancellationToken: cancellationToken));
+                        }, transaction, StatementTimeout, cancellationToken: cancellationToken));
                     foreach (var count in counts)
                     {
                         if (count.Outcome == "queued")

@@ -42,18 +42,17 @@ public static class ImportSql
         """;
 
     // What each row would do, against the state the chunk's transaction sees (rows are locked below
-    // only when written: a signup racing the import meets ON CONFLICT). In this order: the first
-    // row of an address in the chunk wins; an address erased and not back since, or suppressed, or
+    // only when written: a signup racing the import meets ON CONFLICT; a repeated address never
+    // reaches the chunk, ImportRun keeps the first). In this order: an address erased and not back since, or suppressed, or
     // unsubscribed from the list, is refused whatever the file says; a cleaned (bounced) row is
     // refused; a new subscription is created; a pending one takes the file's confirmation or
     // opt-out; anything else (a confirmed subscription keeps its own evidence) is kept.
     public const string Classify = """
-        ANALYZE import_rows;
+        ANALYZE import_rows (email, address_hash);
         UPDATE import_rows r SET outcome = c.outcome, subscriber_id = c.subscriber_id, subscription_id = c.subscription_id
         FROM (
             SELECT r.line, s.id AS subscriber_id, sub.id AS subscription_id,
                    CASE
-                       WHEN row_number() OVER (PARTITION BY r.email ORDER BY r.line) > 1 THEN 'duplicate'
                        WHEN s.id IS NULL AND EXISTS (SELECT FROM erasures e WHERE e.address_hash = r.address_hash) THEN 'erased'
                        WHEN EXISTS (SELECT FROM suppressions p WHERE p.email = r.email AND p.lifted_at IS NULL) THEN 'suppressed'
                        WHEN sub.status = 'unsubscribed' THEN 'unsubscribed'
@@ -76,6 +75,8 @@ public static class ImportSql
     // subscription gets an 'imported' ledger row with the file's evidence; each new pending one a
     // confirmation mail (unless turned off), under the signup's per-address caps.
     public const string Apply = """
+        -- the outcomes are new: without them the planner takes 'created' for one row, and joins in loops
+        ANALYZE import_rows (outcome);
         INSERT INTO subscribers (email, email_as_typed, name, locale, created_at, updated_at)
         SELECT email, email_as_typed, name, locale, coalesce(signed_up_at, @now), @now
         FROM import_rows WHERE outcome = 'created' AND subscriber_id IS NULL

@@ -27,7 +27,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
         [
             "POST /api/subscriptions", "GET /confirm/{token}", "POST /confirm/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}",
             "GET /api/admin/lists", "POST /api/admin/lists", "GET /api/admin/lists/{slug}", "PUT /api/admin/lists/{slug}",
-            "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
+            "GET /api/admin/export", "POST /api/admin/import", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
             "GET /api/admin/webhooks", "POST /api/admin/webhooks", "DELETE /api/admin/webhooks/{id}",
             "GET /api/admin/webhooks/{id}/deliveries", "POST /api/admin/webhooks/{id}/deliveries/{deliveryId}/retry",
             "GET /api/admin/suppressions", "POST /api/admin/suppressions", "DELETE /api/admin/suppressions/{email}",
