@@ -4,6 +4,7 @@ using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
 using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
+using Subscriptions.Api.Import;
 using Subscriptions.Api.Localization;
 using Subscriptions.Api.Manage;
 using Subscriptions.Api.Hosting;
@@ -89,8 +90,8 @@ app.MapManage();
 app.MapEmbed();
 app.MapBounceWebhooks();
 
-// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks' and suppressions' endpoints.
-app.MapAdmin().MapWebhookAdministration().MapSuppressionAdministration();
+// The admin group (bearer key, set once on it): lists, export, erasure, stats, and the webhooks', suppressions' and import's endpoints.
+app.MapAdmin().MapWebhookAdministration().MapSuppressionAdministration().MapImport();
 
 await app.RunAsync();
 return 0;

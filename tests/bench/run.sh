@@ -2,7 +2,7 @@
 # The benchmark harness: starts PostgreSQL, MailDev (SMTP) and the service (Release) on 127.0.0.1,
 # runs each scenario next to its baseline in the same run, prints a table of ratios and writes
 # every figure to TestResults/bench.json.
-#   tests/bench/run.sh [seconds per load run, default 20] [export rows, default 1000000]
+#   tests/bench/run.sh [seconds per load run, default 20] [export and import rows, default 1000000]
 # WARMUP (seconds, default 30) of unmeasured load comes first: .NET compiles hot code again with
 # what it learned (tiered PGO), and under full load on two cores that took ~40 s to settle
 # (5-second runs from a cold start: 1,450, 1,850, 2,270, 2,720, 2,930, 3,050, 3,310, 3,500 req/s).
@@ -211,6 +211,11 @@ EXPORT=$(tests/bench/export.sh "$EXPORT_ROWS" 3 | tail -4)
 COPY_RPS=$(echo "$EXPORT" | awk '/copy \(baseline\)/ {print $NF}') HTTP_RPS=$(echo "$EXPORT" | awk '/GET \/api\/admin\/export/ {print $NF}')
 EXPORT_RSS=$(echo "$EXPORT" | sed -nE 's/.*peak RSS: ([0-9]+) MB.*/\1/p')
 
+# 6. Import: tests/bench/import.sh (its own database; EXPORT_ROWS rows as a CSV file in the export's shape).
+IMPORT=$(tests/bench/import.sh "$EXPORT_ROWS" | grep -v '"Timestamp"' | tail -4)
+IMPORT_COPY_RPS=$(echo "$IMPORT" | awk '/copy from \(baseline\)/ {print $NF}') IMPORT_HTTP_RPS=$(echo "$IMPORT" | awk '/POST \/api\/admin\/import/ {print $NF}')
+IMPORT_RSS=$(echo "$IMPORT" | sed -nE 's/.*peak RSS: ([0-9]+) MB.*/\1/p')
+
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
 cat <<TABLE
 
@@ -223,6 +228,7 @@ mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELI
   signup to delivery (one by one) p50 ${MAIL_P50} ms, p95 ${MAIL_P95} ms
 webhooks ($HOOKS)                 ${WEBHOOK_HPS} events/s  HttpClient loop ${BASELINE_HPS} events/s   $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS")   (dead-lettered: $HOOKS_DEAD)
 export csv ($EXPORT_ROWS rows)    ${HTTP_RPS} rows/s     psql \\copy ${COPY_RPS} rows/s   $(ratio "$HTTP_RPS" "$COPY_RPS")   peak RSS ${EXPORT_RSS} MB
+import csv ($EXPORT_ROWS rows)    ${IMPORT_HTTP_RPS} rows/s     psql \\copy from ${IMPORT_COPY_RPS} rows/s   $(ratio "$IMPORT_HTTP_RPS" "$IMPORT_COPY_RPS")   peak RSS ${IMPORT_RSS} MB
 start to /health/ready            ${START_MS} ms (migrated database)
 service RSS                       ${RSS_REST} MB at rest, ${RSS_LOAD} MB under signup load
 ${SIGNUP_ERRORS}
@@ -242,6 +248,8 @@ cat > TestResults/bench.json <<JSON
                "ratio": $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS"), "dead_lettered": $HOOKS_DEAD},
   "export": {"rows": $EXPORT_ROWS, "rows_per_second": $HTTP_RPS, "baseline_copy_rows_per_second": $COPY_RPS,
              "ratio": $(ratio "$HTTP_RPS" "$COPY_RPS"), "peak_rss_mb": $EXPORT_RSS},
+  "import": {"rows": $EXPORT_ROWS, "rows_per_second": $IMPORT_HTTP_RPS, "baseline_copy_rows_per_second": $IMPORT_COPY_RPS,
+             "ratio": $(ratio "$IMPORT_HTTP_RPS" "$IMPORT_COPY_RPS"), "peak_rss_mb": $IMPORT_RSS},
   "start": {"ready_ms": $START_MS, "rss_rest_mb": $RSS_REST, "rss_under_load_mb": $RSS_LOAD}
 }
 JSON

@@ -29,7 +29,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
             "GET /manage/{token}", "POST /manage/{token}",
             "GET /api/admin/lists", "POST /api/admin/lists", "GET /api/admin/lists/{slug}", "PUT /api/admin/lists/{slug}",
             "PATCH /api/admin/lists/{slug}", "DELETE /api/admin/lists/{slug}",
-            "GET /api/admin/export", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
+            "GET /api/admin/export", "POST /api/admin/import", "DELETE /api/admin/subscribers/{email}", "GET /api/admin/stats",
             "GET /api/admin/subscribers/{email}", "POST /api/admin/subscribers/{email}/resend", "POST /api/admin/outbox/dead/retry",
             "GET /api/admin/webhooks", "POST /api/admin/webhooks", "DELETE /api/admin/webhooks/{id}",
             "GET /api/admin/webhooks/{id}/deliveries", "POST /api/admin/webhooks/{id}/deliveries/{deliveryId}/retry",

@@ -43,6 +43,7 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
             .Concat(SuppressionCases.Cases(targets))
             .Concat(PersonCases.Cases(targets))
             .Concat(ListChangeCases.Cases(targets))
+            .Concat(ImportCases.Cases(targets))
             .Concat(BounceCases.Cases())
             .Concat(GenericCases.Cases(routes, targets, Fixture.App.BaseAddress.Authority));
 
