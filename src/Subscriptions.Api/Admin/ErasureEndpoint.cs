@@ -43,7 +43,7 @@ public static class ErasureEndpoint
                 SELECT sub.id, sub.list_id FROM subscriptions sub JOIN person ON sub.subscriber_id = person.id
             ),
             blanked AS (
-                UPDATE subscription_events e SET ip = NULL, user_agent = NULL, source = NULL
+                UPDATE subscription_events e SET ip = NULL, user_agent = NULL, source = NULL, utm_source = NULL, utm_medium = NULL, utm_campaign = NULL
                 FROM their_subscriptions t WHERE e.subscription_id = t.id
             ),
             recorded AS (
