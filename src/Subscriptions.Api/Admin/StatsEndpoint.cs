@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Globalization;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -31,10 +33,11 @@ public static class StatsEndpoint
     }
 
     static async Task<Results<Ok<Stats>, ValidationProblem>> GetStats(
-        NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics, int? days,
+        NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
+        [Description("The funnel's window in whole days, 1 to 366 (default 30).")] string? days,
         CancellationToken cancellationToken)
     {
-        if (days is < 1 or > FunnelStats.MaxDays)
+        if (Window(days) is not { } window)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days is a whole number from 1 to {FunnelStats.MaxDays}."] });
         }
@@ -67,7 +70,7 @@ public static class StatsEndpoint
         var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
         var dead = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL", cancellationToken: cancellationToken));
-        var funnel = await FunnelStats.ReadAsync(connection, sources, now.AddDays(-(days ?? FunnelStats.DefaultDays)), now, cancellationToken);
+        var funnel = await FunnelStats.ReadAsync(connection, sources, now.AddDays(-window), now, cancellationToken);
         var oldest = depth.Min(d => d.OldestCreatedAt);
         return TypedResults.Ok(new Stats(lists, new OutboxStats(
             depth.Sum(d => d.Waiting),
@@ -75,4 +78,10 @@ public static class StatsEndpoint
             dead,
             depth.ToDictionary(d => d.Kind, d => d.Waiting)), funnel, metrics.RejectedSinceStart()));
     }
+
+    // digits only, since int.Parse would also take "1\0"
+    static int? Window(string? days) =>
+        days is null ? FunnelStats.DefaultDays
+        : days.Length is > 0 and <= 3 && days.All(char.IsAsciiDigit) && int.Parse(days, CultureInfo.InvariantCulture) is var n and >= 1 and <= FunnelStats.MaxDays ? n
+        : null;
 }

@@ -97,7 +97,7 @@ public static class ConfirmationEndpoints
                     UPDATE subscriptions sub SET status = 'confirmed', confirmed_at = @now, updated_at = @now
                     FROM spent
                     WHERE sub.id = spent.subscription_id AND sub.status = 'pending'
-                    RETURNING sub.id, sub.list_id, sub.consent_at, sub.utm_source
+                    RETURNING sub.id, sub.list_id, sub.consent_at, sub.utm_source, sub.reminded_at IS NOT NULL AS reminded
                 ),
                 recorded AS (
                     INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
@@ -112,8 +112,7 @@ public static class ConfirmationEndpoints
                     WHERE l.welcome
                     ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 )
-                SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source,
-                       EXISTS (SELECT FROM subscription_events r WHERE r.subscription_id = confirmed.id AND r.type = 'reminder_sent')
+                SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source, confirmed.reminded
                 FROM confirmed JOIN lists l ON l.id = confirmed.list_id
                 """, new { hash, now }, cancellationToken: cancellationToken));
         }
