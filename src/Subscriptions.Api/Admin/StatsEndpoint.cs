@@ -33,11 +33,11 @@ public static class StatsEndpoint
     }
 
     static async Task<Results<Ok<Stats>, ValidationProblem>> GetStats(
-        NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
+        HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
         [Description("The funnel's window in whole days, 1 to 366 (default 30).")] string? days,
         CancellationToken cancellationToken)
     {
-        if (Window(days) is not { } window)
+        if (Window(days, request.Query.ContainsKey("days")) is not { } window)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days is a whole number from 1 to {FunnelStats.MaxDays}."] });
         }
@@ -79,9 +79,10 @@ public static class StatsEndpoint
             depth.ToDictionary(d => d.Kind, d => d.Waiting)), funnel, metrics.RejectedSinceStart()));
     }
 
-    // digits only, since int.Parse would also take "1\0"
-    static int? Window(string? days) =>
-        days is null ? FunnelStats.DefaultDays
+    // digits only, since int.Parse would also take "1\0"; given but empty is no number either
+    static int? Window(string? days, bool given) =>
+        !given ? FunnelStats.DefaultDays
+        : days is null ? null
         : days.Length is > 0 and <= 3 && days.All(char.IsAsciiDigit) && int.Parse(days, CultureInfo.InvariantCulture) is var n and >= 1 and <= FunnelStats.MaxDays ? n
         : null;
 }
