@@ -20,7 +20,7 @@ namespace Subscriptions.Api.Admin;
 /// </summary>
 public static class ExportEndpoint
 {
-    static readonly string[] Statuses = ["pending", "confirmed", "unsubscribed"];
+    static readonly string[] Statuses = ["pending", "confirmed", "unsubscribed", "held"];
 
     static readonly string[] Header =
     [
@@ -74,7 +74,7 @@ public static class ExportEndpoint
 
         if (status is not null && !Statuses.Contains(status))
         {
-            errors["status"] = ["status is pending, confirmed or unsubscribed."];
+            errors["status"] = ["status is pending, confirmed, unsubscribed or held."];
         }
 
         if (errors.Count > 0)
@@ -97,7 +97,7 @@ public static class ExportEndpoint
             JOIN lists l ON l.id = sub.list_id
             LEFT JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL
             WHERE ($1::text IS NULL OR l.slug = $1)
-              AND ($2::text IS NULL OR sub.status = $2)
+              AND (sub.status = $2 OR ($2::text IS NULL AND sub.status <> 'held')) -- held ones only when asked for
               AND ($3::timestamptz IS NULL OR sub.updated_at >= $3)
             ORDER BY sub.id
             """, connection)

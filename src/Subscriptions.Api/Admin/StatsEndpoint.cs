@@ -10,9 +10,9 @@ namespace Subscriptions.Api.Admin;
 
 public static class StatsEndpoint
 {
-    /// <summary>A list's subscriptions by status, and its confirmation funnel over the last 24 hours.</summary>
+    /// <summary>A list's subscriptions by status (held: at a disposable domain under Signup__DisposableDomains=Hold), and its confirmation funnel over the last 24 hours.</summary>
     public sealed record ListStats(
-        string List, long Pending, long Confirmed, long Unsubscribed,
+        string List, long Pending, long Confirmed, long Unsubscribed, long Held,
         long SignupsLast24h, long ConfirmationsLast24h, long RemindersSentLast24h, long ConfirmationsAfterReminderLast24h);
 
     /// <summary>What waits in the outbox (all kinds), and per kind.</summary>
@@ -49,6 +49,7 @@ public static class StatsEndpoint
                    count(sub.id) FILTER (WHERE sub.status = 'pending') AS Pending,
                    count(sub.id) FILTER (WHERE sub.status = 'confirmed') AS Confirmed,
                    count(sub.id) FILTER (WHERE sub.status = 'unsubscribed') AS Unsubscribed,
+                   count(sub.id) FILTER (WHERE sub.status = 'held') AS Held,
                    funnel.signups AS SignupsLast24h, funnel.confirmations AS ConfirmationsLast24h,
                    funnel.reminders AS RemindersSentLast24h, funnel.after_reminder AS ConfirmationsAfterReminderLast24h
             FROM lists l

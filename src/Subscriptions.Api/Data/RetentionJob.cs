@@ -64,7 +64,7 @@ public sealed partial class RetentionJob(
 
         var purged = await connection.QuerySingleAsync<Purged>(new CommandDefinition("""
             WITH expired AS (
-                DELETE FROM subscriptions WHERE status = 'pending' AND consent_at < @pendingBefore
+                DELETE FROM subscriptions WHERE status IN ('pending', 'held') AND consent_at < @pendingBefore
                 RETURNING id, list_id, subscriber_id
             ),
             blanked AS (

@@ -32,7 +32,7 @@ public sealed class SubscriptionsMetrics
         _sources = sources;
         var meter = meters.Create(MeterName);
         _signups = meter.CreateCounter<long>("subscriptions.signups", "{request}",
-            "Signup requests by outcome (accepted, invalid, throttled, honeypot, captcha_failed), list and source.");
+            "Signup requests by outcome (accepted, held, invalid, disposable, no_mail_domain, throttled, honeypot, captcha_failed), list and source.");
         _confirmations = meter.CreateCounter<long>("subscriptions.confirmations", "{subscription}",
             "Subscriptions confirmed, by list, source and whether a reminder had been sent (reminded).");
         _timeToConfirm = meter.CreateHistogram<double>("subscriptions.time_to_confirm", "s",

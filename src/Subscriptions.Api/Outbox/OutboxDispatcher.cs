@@ -37,9 +37,17 @@ public sealed partial class OutboxDispatcher(
         return Task.WhenAll(workers);
     }
 
-    IEnumerable<Task> Run<TRow>(IOutboxTransport<TRow> transport, CancellationToken stoppingToken) where TRow : IClaimedRow =>
-        Enumerable.Range(0, transport.Workers).Select(_ =>
-            new OutboxWorker<TRow>(transport, dataSource, signal, outboxOptions.Value, metrics, clock, logger).RunAsync(stoppingToken));
+    /// <summary>The lane's workers and the recorder they share, which stops once they have.</summary>
+    IEnumerable<Task> Run<TRow>(IOutboxTransport<TRow> transport, CancellationToken stoppingToken) where TRow : IClaimedRow
+    {
+        var recorder = new OutboxRecorder(dataSource, outboxOptions.Value, clock);
+        var recording = recorder.RunAsync();
+        var workers = Enumerable.Range(0, transport.Workers)
+            .Select(_ => new OutboxWorker<TRow>(transport, recorder, dataSource, signal, outboxOptions.Value, metrics, clock, logger).RunAsync(stoppingToken))
+            .ToList();
+        yield return Task.WhenAll(workers).ContinueWith(_ => recorder.Complete(), TaskScheduler.Default);
+        yield return recording;
+    }
 
     /// <summary>The outbox gauges (waiting, oldest age), from one look every 15 s rather than from every worker's wake-up.</summary>
     async Task ObserveDepthAsync(CancellationToken stoppingToken)

@@ -87,13 +87,13 @@ public static class OutboxSql
         """;
 
     /// <summary>
-    /// Records outcomes where the claim still holds their rows (a row another worker took over is
-    /// theirs to record), counting the attempt of each row that was tried, and puts a sent mail
-    /// into the ledger as '{kind}_sent'.
+    /// Records outcomes (of one batch or several) where their claims still hold their rows (a row
+    /// another worker took over is theirs to record), counting the attempt of each row that was
+    /// tried, and puts a sent mail into the ledger as '{kind}_sent'.
     /// </summary>
     const string RecordSql = """
         WITH outcome AS (
-            SELECT * FROM unnest(@ids, @results, @errors, @retryAts) AS o(id, result, error, retry_at)
+            SELECT * FROM unnest(@ids, @claims, @results, @errors, @retryAts) AS o(id, claim, result, error, retry_at)
         ),
         recorded AS (
             UPDATE outbox SET
@@ -106,7 +106,7 @@ public static class OutboxSql
                 locked_until = NULL,
                 claim = NULL
             FROM outcome o
-            WHERE outbox.id = o.id AND outbox.claim = @claim
+            WHERE outbox.id = o.id AND outbox.claim = o.claim
             RETURNING outbox.subscription_id, outbox.kind, o.result
         )
         INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
@@ -123,14 +123,14 @@ public static class OutboxSql
     /// claim column stays out of every index, so that claiming a row is an update PostgreSQL can
     /// make in place (HOT).
     /// </summary>
-    public static Task RecordAsync(NpgsqlConnection connection, Guid claim, IReadOnlyList<Outcome> outcomes, DateTimeOffset now) =>
+    public static Task RecordAsync(NpgsqlConnection connection, IReadOnlyList<(Guid Claim, Outcome Outcome)> outcomes, DateTimeOffset now) =>
         connection.ExecuteAsync(RecordSql, new
         {
-            claim,
-            ids = outcomes.Select(o => o.OutboxId).ToArray(),
-            results = outcomes.Select(o => o.Delivery.Result.ToString()).ToArray(),
-            errors = outcomes.Select(o => o.Delivery.Error).ToArray(),
-            retryAts = outcomes.Select(o => o.RetryAt).ToArray(),
+            ids = outcomes.Select(o => o.Outcome.OutboxId).ToArray(),
+            claims = outcomes.Select(o => o.Claim).ToArray(),
+            results = outcomes.Select(o => o.Outcome.Delivery.Result.ToString()).ToArray(),
+            errors = outcomes.Select(o => o.Outcome.Delivery.Error).ToArray(),
+            retryAts = outcomes.Select(o => o.Outcome.RetryAt).ToArray(),
             now,
         });
 

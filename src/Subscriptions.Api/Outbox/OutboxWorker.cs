@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Npgsql;
 using Subscriptions.Api.Hosting;
 
@@ -14,6 +13,7 @@ namespace Subscriptions.Api.Outbox;
 /// </summary>
 public sealed partial class OutboxWorker<TRow>(
     IOutboxTransport<TRow> transport,
+    OutboxRecorder recorder,
     NpgsqlDataSource dataSource,
     OutboxSignal signal,
     OutboxOptions options,
@@ -99,15 +99,14 @@ public sealed partial class OutboxWorker<TRow>(
     /// <summary>
     /// One claimed batch on its way out. Deliveries start one by one, each when a permit is free:
     /// the transport's <see cref="IOutboxTransport{TRow}.Concurrency"/> permits, each given back
-    /// only once its delivery's outcome is written. So no more deliveries than that are ever
-    /// made and not yet recorded — all a crash can repeat: one mail per SMTP connection. The
-    /// outcomes are written by one recorder, as many as have come in since its last write, in
-    /// one round trip. The claim's lease is renewed when half of it has passed (a row the claim
-    /// lost meanwhile is skipped), and each delivery is cut off at the lease's end.
+    /// only once its delivery's outcome is written (by the lane's <see cref="OutboxRecorder"/>).
+    /// So no more deliveries than that are ever made and not yet recorded — all a crash can
+    /// repeat: one mail per SMTP connection. The claim's lease is renewed when half of it has
+    /// passed (a row the claim lost meanwhile is skipped), and each delivery is cut off at the
+    /// lease's end.
     /// </summary>
     sealed class BatchRun(OutboxWorker<TRow> worker, Guid claim, DateTimeOffset leaseUntil, List<TRow> batch)
     {
-        readonly Channel<OutboxSql.Outcome> _outcomes = Channel.CreateUnbounded<OutboxSql.Outcome>(new() { SingleReader = true });
         readonly SemaphoreSlim _permits = new(worker.Concurrency);
         readonly HashSet<long> _untried = [.. batch.Select(r => r.OutboxId)];
         volatile bool _transportFailed;
@@ -119,7 +118,6 @@ public sealed partial class OutboxWorker<TRow>(
 
         public async Task DeliverAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
         {
-            var recording = RecordAsync();
             List<Task> deliveries = [];
             try
             {
@@ -145,15 +143,13 @@ public sealed partial class OutboxWorker<TRow>(
             }
             finally
             {
-                await Task.WhenAll(deliveries);
-                _outcomes.Writer.Complete();
                 try
                 {
-                    await recording;
+                    await Task.WhenAll(deliveries);
                 }
                 finally
                 {
-                    await worker.WhileLeaseHoldsAsync(connection => OutboxSql.ReleaseAsync(connection, claim, [.. _untried]));
+                    await worker.WriteWhileDatabaseAwayAsync(connection => OutboxSql.ReleaseAsync(connection, claim, [.. _untried]));
                 }
             }
         }
@@ -184,35 +180,15 @@ public sealed partial class OutboxWorker<TRow>(
             }
 
             var now = worker.Clock.GetUtcNow();
-            _outcomes.Writer.TryWrite(new(row.OutboxId, delivery, delivery.Error is null ? now : now + Backoff.After(attempt, Options)));
-        }
-
-        /// <summary>
-        /// Writes outcomes as they come in, each write retried while the database is away
-        /// (restarting, say) for as long as the lease lasts: an unrecorded delivery would be made
-        /// again by the next owner. If it stays away, the batch stops starting deliveries.
-        /// </summary>
-        async Task RecordAsync()
-        {
-            List<OutboxSql.Outcome> outcomes = [];
             try
             {
-                while (await _outcomes.Reader.WaitToReadAsync(CancellationToken.None))
-                {
-                    while (_outcomes.Reader.TryRead(out var outcome))
-                    {
-                        outcomes.Add(outcome);
-                    }
-
-                    await worker.WhileLeaseHoldsAsync(connection => OutboxSql.RecordAsync(connection, claim, outcomes, worker.Clock.GetUtcNow()));
-                    _permits.Release(outcomes.Count);
-                    outcomes.Clear();
-                }
+                await worker.Recorder.RecordAsync(claim, new(row.OutboxId, delivery, delivery.Error is null ? now : now + Backoff.After(attempt, Options)));
+                _permits.Release();
             }
             catch
             {
-                _recordFailed = true;
-                _permits.Release(worker.Concurrency); // nothing more starts; the deliveries under way finish
+                _recordFailed = true; // nothing more starts; the deliveries under way finish
+                _permits.Release(worker.Concurrency);
                 throw;
             }
         }
@@ -224,26 +200,12 @@ public sealed partial class OutboxWorker<TRow>(
 
     NpgsqlDataSource DataSource => dataSource;
 
+    OutboxRecorder Recorder => recorder;
+
     int Concurrency => transport.Concurrency;
 
-    /// <summary>A write the claim needs, retried while the database is away, for as long as a lease lasts.</summary>
-    async Task WhileLeaseHoldsAsync(Func<NpgsqlConnection, Task> write)
-    {
-        var giveUpAt = clock.GetUtcNow() + options.Lease;
-        while (true)
-        {
-            try
-            {
-                await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
-                await write(connection);
-                return;
-            }
-            catch (NpgsqlException) when (clock.GetUtcNow() < giveUpAt)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
-            }
-        }
-    }
+    Task WriteWhileDatabaseAwayAsync(Func<NpgsqlConnection, Task> write) =>
+        OutboxRecorder.WriteWhileDatabaseAwayAsync(dataSource, clock, options.Lease, write);
 
     /// <summary>
     /// A delivery may not outlive the claim it started under: past the lease another worker may

@@ -50,6 +50,8 @@ public static class SignupEndpoints
         services.AddSingleton<SignupLists>();
         services.AddCaptcha();
         services.AddDomainSuggestions();
+        services.AddDisposableDomains();
+        services.AddMailDomainCheck();
         return services.AddSingleton<IValidator<SignupInput>, SignupValidator>();
     }
 
@@ -151,6 +153,7 @@ public static class SignupEndpoints
         IOptions<CaptchaOptions> CaptchaOptions,
         IStringLocalizer<Texts> Texts,
         DomainSuggestions Suggestions,
+        DisposableDomains Disposable,
         CancellationToken CancellationToken);
 
     // One round trip, one transaction. The first statement upserts the subscriber and so
@@ -164,6 +167,8 @@ public static class SignupEndpoints
     // subscriber's details stay as they were: a stranger cannot rewrite them.
     // A suppressed address (on the list, or erased while on it: address_suppressed, 0008) changes
     // nothing and is sent nothing, and the answer is the same as for any other.
+    // @status is 'pending', or 'held' for a disposable domain under Signup__DisposableDomains=Hold:
+    // stored with its evidence like a pending one, but no mail is queued (only pending ones get mail).
     public const string SubscribeSql = """
         INSERT INTO subscribers AS s (email, email_as_typed, name, locale, created_at, updated_at)
         SELECT @email, @emailAsTyped, @name, @locale, @now, @now
@@ -190,12 +195,12 @@ public static class SignupEndpoints
             INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
                 consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version, consent_text_language,
                 utm_source, utm_medium, utm_campaign)
-            SELECT subscriber.id, l.id, 'pending', @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language,
+            SELECT subscriber.id, l.id, @status, @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language,
                    @utmSource, @utmMedium, @utmCampaign
             FROM subscriber CROSS JOIN lists l CROSS JOIN LATERAL list_wording(l.id, @mailLanguage) w
             WHERE l.slug = ANY(@slugs)
             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
-                status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE 'pending' END,
+                status = CASE WHEN sub.status = 'confirmed' THEN sub.status ELSE @status END,
                 confirmed_at = CASE WHEN sub.status = 'confirmed' THEN sub.confirmed_at END,
                 unsubscribed_at = CASE WHEN sub.status = 'confirmed' THEN sub.unsubscribed_at END,
                 consent_at = CASE WHEN sub.status = 'confirmed' THEN sub.consent_at ELSE EXCLUDED.consent_at END,
@@ -262,7 +267,8 @@ public static class SignupEndpoints
             return Success(http, input, named, services.Texts, services.Suggestions.Suggest(input.Email), input.Locale is null ? null : language);
         }
 
-        var errors = (await services.Validator.ValidateAsync(input, services.CancellationToken)).ToDictionary();
+        var validation = await services.Validator.ValidateAsync(input, services.CancellationToken);
+        var errors = validation.ToDictionary();
         foreach (var (field, messages) in body.ShapeErrors)
         {
             errors[field] = messages;
@@ -280,7 +286,7 @@ public static class SignupEndpoints
 
         if (errors.Count > 0)
         {
-            services.Metrics.Signup("invalid", metricList);
+            services.Metrics.Signup(SignupValidator.Outcome(validation), metricList);
             // a browser's form post gets the errors as a page (Pages/BrowserOrScript decides)
             return TypedResults.ValidationProblem(errors, title: services.Texts["FormErrorsTitle"]);
         }
@@ -292,6 +298,7 @@ public static class SignupEndpoints
         var source = Source(http, input);
         var attribution = Attribution.From(input, source);
         var userAgent = http.Request.Headers.UserAgent.ToString();
+        var held = services.Disposable.Holds(email);
 
         var enqueued = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SubscribeSql, new
         {
@@ -311,13 +318,14 @@ public static class SignupEndpoints
             mailLanguage = language, // the reader's: the mail's, and the list wording's the evidence names
             resendInterval = services.Confirmation.Value.ResendInterval,
             dailyLimit = services.Confirmation.Value.DailyLimit,
+            status = held ? "held" : "pending",
         }, cancellationToken: services.CancellationToken));
         if (enqueued > 0)
         {
             services.Outbox.Raise();
         }
 
-        services.Metrics.Signup("accepted", metricList, attribution.Source);
+        services.Metrics.Signup(held ? "held" : "accepted", metricList, attribution.Source);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
         return Success(http, input, lists, services.Texts, services.Suggestions.Suggest(input.Email), input.Locale is null ? null : language);
     }

@@ -1,4 +1,5 @@
 using FluentValidation;
+using FluentValidation.Results;
 using Microsoft.Extensions.Localization;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Localization;
@@ -10,7 +11,10 @@ public sealed class SignupValidator : AbstractValidator<SignupInput>
     public const int MaxNameLength = 200;
     public const int MaxLists = 20;
 
-    public SignupValidator(SignupLists knownLists, IStringLocalizer<Texts> texts)
+    /// <summary>Error codes of the refusals the signups counter names apart from "invalid".</summary>
+    public const string Disposable = "disposable", NoMailDomain = "no_mail_domain";
+
+    public SignupValidator(SignupLists knownLists, IStringLocalizer<Texts> texts, DisposableDomains disposable, MailDomainCheck mailDomain)
     {
         // One message per field: the first rule that fails is the one the reader needs.
         RuleLevelCascadeMode = CascadeMode.Stop;
@@ -18,6 +22,9 @@ public sealed class SignupValidator : AbstractValidator<SignupInput>
         RuleFor(x => x.Email)
             .NotEmpty().WithMessage(_ => texts["EmailRequired"])
             .Must(email => EmailAddress.TryNormalize(email, out _)).WithMessage(_ => texts["EmailInvalid"])
+            .Must(email => !disposable.Refuses(email)).WithMessage(_ => texts["EmailDisposable"]).WithErrorCode(Disposable)
+            // DNS only for an address that passed everything else, and only with Signup__CheckMx
+            .MustAsync(mailDomain.MayReceiveMailAsync).WithMessage(_ => texts["EmailDomainNoMail"]).WithErrorCode(NoMailDomain)
             .OverridePropertyName("email");
 
         RuleFor(x => x.HasConsent)
@@ -66,4 +73,8 @@ public sealed class SignupValidator : AbstractValidator<SignupInput>
         RuleFor(property)
             .Must(value => value is null || Attribution.IsValid(value)).WithMessage(_ => texts["UtmInvalid", field, Attribution.MaxLength])
             .OverridePropertyName(field);
+
+    /// <summary>The signups counter's outcome for a refused signup: the reason of an address refused for its domain, else invalid.</summary>
+    public static string Outcome(ValidationResult result) =>
+        result.Errors.Select(e => e.ErrorCode).FirstOrDefault(code => code is Disposable or NoMailDomain) ?? "invalid";
 }

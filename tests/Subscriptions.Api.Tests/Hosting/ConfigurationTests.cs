@@ -70,4 +70,25 @@ public class ConfigurationTests
         Assert.Equal(1, exitCode);
         Assert.StartsWith("Configuration error: Signup__CommonDomains must hold mail domains only", stderr);
     }
+
+    [Theory]
+    [InlineData("Signup__DisposableDomains", "Block", "Signup:DisposableDomains")]
+    [InlineData("Signup__DisposableDomains", "7", "Signup__DisposableDomains must be Allow, Refuse or Hold.")]
+    [InlineData("Signup__MoreDisposableDomains__0", "not a domain", "Signup__MoreDisposableDomains and Signup__NotDisposableDomains must hold mail domains only")]
+    [InlineData("Signup__NotDisposableDomains__0", "a@b.example", "Signup__MoreDisposableDomains and Signup__NotDisposableDomains must hold mail domains only")]
+    [InlineData("Signup__DnsServers__0", "dns.example", "Signup__DnsServers must hold IP addresses")]
+    [InlineData("Signup__MxTimeout", "00:01:00", "Signup__MxTimeout must be between")]
+    [InlineData("Signup__MxCacheSize", "0", "Signup__MxCacheSize must be between")]
+    public async Task A_bad_disposable_domain_or_MX_setting_stops_the_process(string key, string value, string message)
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            [key] = value,
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("Configuration error:", stderr);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+    }
 }
