@@ -33,4 +33,4 @@ fi
 dotnet tool restore >/dev/null
 
 dotnet test Subscriptions.sln --configuration Release "$@"
-echo "Browser screenshots: $PWD/TestResults/screenshots"
+echo "Browser screenshots: ${SUBSCRIPTIONS_SCREENSHOTS:-$PWD/TestResults/screenshots}"

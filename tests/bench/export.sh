@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Export benchmark: N subscribers (default 1,000,000) exported as CSV over HTTP by the service,
-# against psql's \copy of the same columns from the same database in the same run.
+# against psql's \copy of the same columns (the links' 43-character tokens stood in for by md5
+# text of the same length) from the same database in the same run.
 # Starts its own PostgreSQL and service on 127.0.0.1; prints rows/s, the ratio and the service's peak RSS.
 #   tests/bench/export.sh [N] [runs]
 set -euo pipefail
@@ -41,7 +42,7 @@ SQL
 
 # The baseline: the same columns, in the same order and join; the unsubscribe URL stands in as a
 # string of the same length, since PostgreSQL cannot compute the service's HMAC.
-COPY_SQL="\\copy (SELECT s.email_as_typed, s.name, l.slug, sub.status, sub.created_at, sub.confirmed_at, sub.unsubscribed_at, sub.consent_at, host(sub.consent_ip), sub.consent_user_agent, sub.consent_source, sub.consent_text_version, sub.consent_text_language, s.locale, 'http://127.0.0.1:$APP_PORT/unsubscribe/' || left(md5(sub.id::text), 32) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id JOIN lists l ON l.id = sub.list_id ORDER BY sub.id) TO '$WORK/copy.csv' WITH (FORMAT csv, HEADER)"
+COPY_SQL="\\copy (SELECT s.email_as_typed, s.name, l.slug, sub.status, sub.created_at, sub.confirmed_at, sub.unsubscribed_at, sub.consent_at, host(sub.consent_ip), sub.consent_user_agent, sub.consent_source, sub.consent_text_version, sub.consent_text_language, sub.utm_source, sub.utm_medium, sub.utm_campaign, s.locale, 'http://127.0.0.1:$APP_PORT/unsubscribe/' || md5(sub.id::text) || left(md5(s.id::text), 11), sup.reason IS NOT NULL, sup.reason, 'http://127.0.0.1:$APP_PORT/manage/' || md5(sub.id::text) || left(md5(s.id::text), 11) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id JOIN lists l ON l.id = sub.list_id LEFT JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL WHERE sub.status <> 'held' ORDER BY sub.id) TO '$WORK/copy.csv' WITH (FORMAT csv, HEADER)"
 
 best() { sort -n | head -1; }
 copy_times=() http_times=()

@@ -1,6 +1,9 @@
+using System.ComponentModel;
+using System.Globalization;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Admin;
@@ -15,18 +18,30 @@ public static class StatsEndpoint
     /// <summary>What waits in the outbox (all kinds), and per kind.</summary>
     public sealed record OutboxStats(long Waiting, double? OldestWaitingSeconds, long DeadLettered, IReadOnlyDictionary<string, long> WaitingByKind);
 
-    public sealed record Stats(IReadOnlyList<ListStats> Lists, OutboxStats Outbox);
+    /// <param name="Funnel">Per list and source over the last <c>days</c> (FunnelStats).</param>
+    /// <param name="RejectedSinceStart">Signups this instance refused since it started, by reason (the signups counter's outcomes); /metrics adds up every instance's.</param>
+    public sealed record Stats(
+        IReadOnlyList<ListStats> Lists, OutboxStats Outbox, FunnelStats.Funnel Funnel, IReadOnlyDictionary<string, long> RejectedSinceStart);
 
     public static RouteGroupBuilder MapStats(this RouteGroupBuilder admin)
     {
         admin.MapGet("/stats", GetStats)
             .WithName("Stats")
-            .WithSummary("Per list: subscriptions by status and the last 24 hours' funnel (signups, reminders, confirmations, those after a reminder); the outbox's state.");
+            .WithSummary("Per list: subscriptions by status and the last 24 hours' funnel (signups, reminders, confirmations, those after a reminder); the outbox's state; "
+                + "the funnel per list and source over the last `days` (default 30): signups, confirmations, rate, after the reminder, time to confirm; refused signups by reason.");
         return admin;
     }
 
-    static async Task<Ok<Stats>> GetStats(NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
+    static async Task<Results<Ok<Stats>, ValidationProblem>> GetStats(
+        HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
+        [Description("The funnel's window in whole days, 1 to 366 (default 30).")] string? days,
+        CancellationToken cancellationToken)
     {
+        if (Window(days, request.Query.ContainsKey("days")) is not { } window)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days is a whole number from 1 to {FunnelStats.MaxDays}."] });
+        }
+
         var now = clock.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var lists = (await connection.QueryAsync<ListStats>(new CommandDefinition("""
@@ -56,11 +71,19 @@ public static class StatsEndpoint
         var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
         var dead = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL", cancellationToken: cancellationToken));
+        var funnel = await FunnelStats.ReadAsync(connection, sources, now.AddDays(-window), now, cancellationToken);
         var oldest = depth.Min(d => d.OldestCreatedAt);
         return TypedResults.Ok(new Stats(lists, new OutboxStats(
             depth.Sum(d => d.Waiting),
             oldest is { } created ? (now.UtcDateTime - created).TotalSeconds : null,
             dead,
-            depth.ToDictionary(d => d.Kind, d => d.Waiting))));
+            depth.ToDictionary(d => d.Kind, d => d.Waiting)), funnel, metrics.RejectedSinceStart()));
     }
+
+    // digits only, since int.Parse would also take "1\0"; given but empty is no number either
+    static int? Window(string? days, bool given) =>
+        !given ? FunnelStats.DefaultDays
+        : days is null ? null
+        : days.Length is > 0 and <= 3 && days.All(char.IsAsciiDigit) && int.Parse(days, CultureInfo.InvariantCulture) is var n and >= 1 and <= FunnelStats.MaxDays ? n
+        : null;
 }

@@ -79,7 +79,7 @@ public static class ConfirmationEndpoints
         var linkLanguage = Languages.UseLinkLanguage(request, lang);
         var hash = Token.Hash(token);
         var now = clock.GetUtcNow();
-        (string Slug, string? ConfirmedUrl)? confirmed = null;
+        (string Slug, string? ConfirmedUrl, DateTime SignedUpAt, string? UtmSource, bool Reminded)? confirmed = null;
         if (hash is not null)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -87,7 +87,7 @@ public static class ConfirmationEndpoints
             // One statement: the token is spent, the subscription confirmed, the ledger written
             // (and with it the webhook events) and the list's welcome mail queued together, or
             // nothing happens at all.
-            confirmed = await connection.QuerySingleOrDefaultAsync<(string, string?)?>(new CommandDefinition("""
+            confirmed = await connection.QuerySingleOrDefaultAsync<(string, string?, DateTime, string?, bool)?>(new CommandDefinition("""
                 WITH spent AS (
                     UPDATE tokens SET used_at = @now
                     WHERE hash = @hash AND purpose = 'confirm' AND used_at IS NULL AND expires_at > @now
@@ -97,7 +97,7 @@ public static class ConfirmationEndpoints
                     UPDATE subscriptions sub SET status = 'confirmed', confirmed_at = @now, updated_at = @now
                     FROM spent
                     WHERE sub.id = spent.subscription_id AND sub.status = 'pending'
-                    RETURNING sub.id, sub.list_id
+                    RETURNING sub.id, sub.list_id, sub.consent_at, sub.utm_source, sub.reminded_at IS NOT NULL AS reminded
                 ),
                 recorded AS (
                     INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
@@ -112,14 +112,14 @@ public static class ConfirmationEndpoints
                     WHERE l.welcome
                     ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 )
-                SELECT l.slug, l.confirmed_url
+                SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source, confirmed.reminded
                 FROM confirmed JOIN lists l ON l.id = confirmed.list_id
                 """, new { hash, now }, cancellationToken: cancellationToken));
         }
 
         if (confirmed is { } done)
         {
-            metrics.Confirmed(done.Slug);
+            metrics.Confirmed(done.Slug, done.UtmSource, new DateTimeOffset(DateTime.SpecifyKind(done.SignedUpAt, DateTimeKind.Utc)), now, done.Reminded);
             signal.Raise();
             return BrowserOrScript.WantsPage(request.HttpContext)
                 ? new SeeOtherHttpResult(done.ConfirmedUrl ?? $"/signup/confirmed?list={Uri.EscapeDataString(done.Slug)}{(linkLanguage is null ? "" : $"&lang={linkLanguage}")}")

@@ -112,6 +112,11 @@ public static class EmbedEndpoints
         response.Headers.ContentSecurityPolicy =
             $"default-src 'none'; style-src {PageStyle.CspSource}; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frameAncestors}";
 
-        return TypedResults.RazorSlice<EmbedFormPage, EmbedForm>(EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField));
+        // a campaign's utm_* in the frame's src go on with the signup; values the signup would refuse are left out
+        KeyValuePair<string, string>[] attribution = [.. new[] { Attribution.SourceField, Attribution.MediumField, Attribution.CampaignField }
+            .Where(name => request.Query[name].Count == 1 && Attribution.IsValid(request.Query[name].ToString()))
+            .Select(name => KeyValuePair.Create(name, request.Query[name].ToString().Trim()))];
+        return TypedResults.RazorSlice<EmbedFormPage, EmbedForm>(
+            EmbedForm.For(PageText.For(request), target.Slug, target.Name, target.ConsentText, protection.Value.HoneypotField, attribution));
     }
 }

@@ -9,8 +9,11 @@ namespace Subscriptions.Api.Embed;
 /// after the handler returns, when the culture is the request's Accept-Language one again.
 /// </summary>
 public sealed record EmbedForm(
-    string Title, string EmailLabel, string SignUpButton, string HoneypotLabel, string List, string ConsentText, string Honeypot) : PageWords
+    string Title, string EmailLabel, string SignUpButton, string HoneypotLabel, string List, string ConsentText, string Honeypot,
+    IReadOnlyList<KeyValuePair<string, string>> Attribution) : PageWords
 {
-    public static EmbedForm For(PageText text, string list, string listName, string consentText, string honeypot) =>
-        new(string.Format(text.SignUpTitle, listName), text.EmailLabel, text.SignUpButton, text.HoneypotLabel, list, consentText, honeypot);
+    /// <param name="attribution">The utm_* fields of the frame's own URL, posted on as hidden fields (the signup reads no Referer from a hosted page).</param>
+    public static EmbedForm For(
+        PageText text, string list, string listName, string consentText, string honeypot, IReadOnlyList<KeyValuePair<string, string>> attribution) =>
+        new(string.Format(text.SignUpTitle, listName), text.EmailLabel, text.SignUpButton, text.HoneypotLabel, list, consentText, honeypot, attribution);
 }

@@ -94,6 +94,11 @@
         source: location.href
       };
       if (field(form, "name")) body.name = field(form, "name").value || null;
+      // Campaign attribution: the form's own utm_* fields if it has them; otherwise the service reads
+      // utm_source, utm_medium and utm_campaign from the query string of source (this page's URL).
+      ["utm_source", "utm_medium", "utm_campaign"].forEach(function (name) {
+        if (field(form, name) && field(form, name).value) body[name] = field(form, name).value;
+      });
       var honeypot = form.getAttribute("data-honeypot") || "website";
       if (field(form, honeypot)) body[honeypot] = field(form, honeypot).value;
       var submit = form.querySelector("[type=submit], button:not([type])");

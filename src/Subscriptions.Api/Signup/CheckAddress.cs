@@ -8,7 +8,7 @@ namespace Subscriptions.Api.Signup;
 /// <summary>
 /// What a form post without JavaScript gets when its domain looks like a typo
 /// (<see cref="CheckAddressPage"/>): the address as typed, which was signed up, and a button that
-/// signs up the suggested one with the same lists, name, language and source. Only for the reader
+/// signs up the suggested one with the same lists, name, language, source and attribution. Only for the reader
 /// who typed it, and the same whatever the address's state: it says nothing about subscriptions.
 /// </summary>
 public sealed record CheckAddress(
@@ -25,6 +25,9 @@ public sealed record CheckAddress(
         AddIfGiven(fields, "name", input.Name);
         AddIfGiven(fields, "locale", input.Locale);
         AddIfGiven(fields, "source", source);
+        AddIfGiven(fields, Attribution.SourceField, input.UtmSource);
+        AddIfGiven(fields, Attribution.MediumField, input.UtmMedium);
+        AddIfGiven(fields, Attribution.CampaignField, input.UtmCampaign);
         var page = new CheckAddress(texts["CheckAddressTitle"], texts["AddressTyped", typed], texts["DidYouMean", suggestion],
             texts["UseSuggestion", suggestion],
             texts["KeepAddress", typed], thankYouUrl, fields);

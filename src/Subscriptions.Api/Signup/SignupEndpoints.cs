@@ -35,10 +35,17 @@ public static class SignupEndpoints
         services.AddOptions<SignupProtectionOptions>()
             .BindConfiguration(SignupProtectionOptions.Section)
             .Validate(o => !string.IsNullOrWhiteSpace(o.HoneypotField)
-                && o.HoneypotField is not ("email" or "consent" or "name" or "locale" or "list" or "lists" or "source" or "captcha"),
+                && o.HoneypotField is not ("email" or "consent" or "name" or "locale" or "list" or "lists" or "source" or "captcha"
+                    or Attribution.SourceField or Attribution.MediumField or Attribution.CampaignField),
                 "Signup__HoneypotField must name a field of its own.")
             .Validate(o => o.MaxBodyBytes is >= 1024 and <= 1024 * 1024, "Signup__MaxBodyBytes must be between 1024 and 1048576.")
             .ValidateOnStart();
+        services.AddOptions<AttributionOptions>()
+            .BindConfiguration(AttributionOptions.Section)
+            .Validate(o => o.Sources.Length <= AttributionSources.MaxConfigured && o.Sources.All(AttributionSources.IsSourceName),
+                $"Attribution__Sources must be at most {AttributionSources.MaxConfigured} names of 1-40 lower-case letters, digits, dots, hyphens and underscores (not none, other or unknown).")
+            .ValidateOnStart();
+        services.AddSingleton(provider => new AttributionSources(provider.GetRequiredService<IOptions<AttributionOptions>>().Value.Sources));
         services.AddSingleton<SubscriptionsMetrics>();
         services.AddSingleton<SignupLists>();
         services.AddCaptcha();
@@ -96,7 +103,10 @@ public static class SignupEndpoints
         [property: Description("BCP 47 language tag for the mails, e.g. de-CH.")] string? Locale = null,
         [property: Description("List slugs; none = the default list, news.")] string[]? Lists = null,
         [property: Description("The page the form is on; the Referer when not given.")] string? Source = null,
-        [property: Description("The CAPTCHA widget's response, when the service requires one.")] string? Captcha = null);
+        [property: Description("The CAPTCHA widget's response, when the service requires one.")] string? Captcha = null,
+        [property: JsonPropertyName("utm_source"), Description("Campaign attribution, at most 100 characters; utm_source, utm_medium and utm_campaign are read from the source page's query string when none of them is given.")] string? UtmSource = null,
+        [property: JsonPropertyName("utm_medium")] string? UtmMedium = null,
+        [property: JsonPropertyName("utm_campaign")] string? UtmCampaign = null);
 
     /// <summary>
     /// The same signup as a news site's HTML form posts it, fields named as in the embedded form.
@@ -118,6 +128,15 @@ public static class SignupEndpoints
         public string[] List { get; init; } = [];
 
         public string Source { get; init; } = "";
+
+        [JsonPropertyName("utm_source")]
+        public string UtmSource { get; init; } = "";
+
+        [JsonPropertyName("utm_medium")]
+        public string UtmMedium { get; init; } = "";
+
+        [JsonPropertyName("utm_campaign")]
+        public string UtmCampaign { get; init; } = "";
     }
 
     public record struct SignupServices(
@@ -174,8 +193,10 @@ public static class SignupEndpoints
         ),
         subscription AS (
             INSERT INTO subscriptions AS sub (subscriber_id, list_id, status, created_at, updated_at,
-                consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version, consent_text_language)
-            SELECT subscriber.id, l.id, @status, @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language
+                consent_at, consent_ip, consent_user_agent, consent_source, consent_text_version, consent_text_language,
+                utm_source, utm_medium, utm_campaign)
+            SELECT subscriber.id, l.id, @status, @now, @now, @now, @ip::inet, @userAgent, @source, l.consent_text_version, w.language,
+                   @utmSource, @utmMedium, @utmCampaign
             FROM subscriber CROSS JOIN lists l CROSS JOIN LATERAL list_wording(l.id, @mailLanguage) w
             WHERE l.slug = ANY(@slugs) AND l.archived_at IS NULL
             ON CONFLICT (subscriber_id, list_id) DO UPDATE SET
@@ -188,13 +209,17 @@ public static class SignupEndpoints
                 consent_source = CASE WHEN sub.status = 'confirmed' THEN sub.consent_source ELSE EXCLUDED.consent_source END,
                 consent_text_version = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_version ELSE EXCLUDED.consent_text_version END,
                 consent_text_language = CASE WHEN sub.status = 'confirmed' THEN sub.consent_text_language ELSE EXCLUDED.consent_text_language END,
+                (utm_source, utm_medium, utm_campaign) = (SELECT CASE WHEN sub.status = 'confirmed' THEN sub.utm_source ELSE EXCLUDED.utm_source END,
+                    CASE WHEN sub.status = 'confirmed' THEN sub.utm_medium ELSE EXCLUDED.utm_medium END,
+                    CASE WHEN sub.status = 'confirmed' THEN sub.utm_campaign ELSE EXCLUDED.utm_campaign END),
                 updated_at = EXCLUDED.updated_at
             RETURNING sub.id, sub.list_id, sub.status, sub.consent_text_version, sub.consent_text_language
         ),
         recorded AS (
             INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source,
-                consent_text_version, consent_text_language)
-            SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version, consent_text_language
+                consent_text_version, consent_text_language, utm_source, utm_medium, utm_campaign)
+            SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version, consent_text_language,
+                   @utmSource, @utmMedium, @utmCampaign
             FROM subscription
         ),
         enqueued AS (
@@ -271,6 +296,7 @@ public static class SignupEndpoints
         await using var connection = await services.DataSource.OpenConnectionAsync(services.CancellationToken);
         var locale = input.Locale is null ? null : InputRules.CanonicalLocale(input.Locale);
         var source = Source(http, input);
+        var attribution = Attribution.From(input, source);
         var userAgent = http.Request.Headers.UserAgent.ToString();
         var held = services.Disposable.Holds(email);
 
@@ -285,6 +311,9 @@ public static class SignupEndpoints
             ip = ClientAddress(http)?.ToString(), // Dapper has no IPAddress mapping; PostgreSQL casts text to inet
             userAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgentLength)],
             source,
+            utmSource = attribution.Source,
+            utmMedium = attribution.Medium,
+            utmCampaign = attribution.Campaign,
             slugs,
             mailLanguage = language, // the reader's: the mail's, and the list wording's the evidence names
             resendInterval = services.Confirmation.Value.ResendInterval,
@@ -296,7 +325,7 @@ public static class SignupEndpoints
             services.Outbox.Raise();
         }
 
-        services.Metrics.Signup(held ? "held" : "accepted", metricList);
+        services.Metrics.Signup(held ? "held" : "accepted", metricList, attribution.Source);
         await PadAsync(started, services.Protection.Value.MinimumResponseTime);
         return Success(http, input, lists, services.Texts, services.Suggestions.Suggest(input.Email), input.Locale is null ? null : language);
     }

@@ -17,7 +17,10 @@ public sealed record SignupInput(
     IReadOnlyList<string> Lists,
     string? Source,
     string? Honeypot = null,
-    string? Captcha = null)
+    string? Captcha = null,
+    string? UtmSource = null,
+    string? UtmMedium = null,
+    string? UtmCampaign = null)
 {
     public static readonly string[] ConsentGiven = ["on", "true", "yes", "1"];
 
@@ -127,7 +130,10 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             Lists: TextArray(root, "lists", errors, texts),
             Source: Text(root, "source", errors, texts),
             Honeypot: Text(root, honeypotField, errors, texts),
-            Captcha: Text(root, "captcha", errors, texts));
+            Captcha: Text(root, "captcha", errors, texts),
+            UtmSource: Text(root, Attribution.SourceField, errors, texts),
+            UtmMedium: Text(root, Attribution.MediumField, errors, texts),
+            UtmCampaign: Text(root, Attribution.CampaignField, errors, texts));
         return new(input, errors, null);
     }
 
@@ -214,7 +220,10 @@ public sealed record SignupBody(SignupInput? Input, Dictionary<string, string[]>
             Lists: [.. form["list"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!)],
             Source: Single(form, "source", errors, texts),
             Honeypot: Single(form, honeypotField, errors, texts),
-            Captcha: Single(form, captchaFormField, errors, texts));
+            Captcha: Single(form, captchaFormField, errors, texts),
+            UtmSource: Single(form, Attribution.SourceField, errors, texts),
+            UtmMedium: Single(form, Attribution.MediumField, errors, texts),
+            UtmCampaign: Single(form, Attribution.CampaignField, errors, texts));
 
         // The form reader turns bytes that are not UTF-8 into U+FFFD; no real field holds one.
         foreach (var (field, values) in form)

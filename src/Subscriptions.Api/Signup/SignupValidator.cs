@@ -62,7 +62,17 @@ public sealed class SignupValidator : AbstractValidator<SignupInput>
             .Must(source => InputRules.IsWebAddress(source!)).WithMessage(_ => texts["SourceInvalid"])
             .When(x => x.Source is not null)
             .OverridePropertyName("source");
+
+        // the fields a campaign link's page passes on; what its URL alone carries is never refused (Attribution)
+        Utm(x => x.UtmSource, Attribution.SourceField, texts);
+        Utm(x => x.UtmMedium, Attribution.MediumField, texts);
+        Utm(x => x.UtmCampaign, Attribution.CampaignField, texts);
     }
+
+    void Utm(System.Linq.Expressions.Expression<Func<SignupInput, string?>> property, string field, IStringLocalizer<Texts> texts) =>
+        RuleFor(property)
+            .Must(value => value is null || Attribution.IsValid(value)).WithMessage(_ => texts["UtmInvalid", field, Attribution.MaxLength])
+            .OverridePropertyName(field);
 
     /// <summary>The signups counter's outcome for a refused signup: the reason of an address refused for its domain, else invalid.</summary>
     public static string Outcome(ValidationResult result) =>

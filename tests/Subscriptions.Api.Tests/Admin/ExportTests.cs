@@ -11,7 +11,7 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
     static readonly string[] Columns =
     [
         "email", "name", "list", "status", "signed_up_at", "confirmed_at", "unsubscribed_at", "consent_at", "consent_ip",
-        "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "locale", "unsubscribe_url",
+        "consent_user_agent", "consent_source", "consent_text_version", "consent_text_language", "utm_source", "utm_medium", "utm_campaign", "locale", "unsubscribe_url",
         "suppressed", "suppressed_reason", "manage_url",
     ];
 

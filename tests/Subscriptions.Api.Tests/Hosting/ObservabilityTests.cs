@@ -68,8 +68,8 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
         var after = await Metrics(client);
 
         double Moved(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
-        Assert.Equal(1, Moved("subscriptions_signups_total{list=\"news\",outcome=\"accepted\"}"));
-        Assert.Equal(1, Moved("subscriptions_confirmations_total{list=\"news\"}"));
+        Assert.Equal(1, Moved("subscriptions_signups_total{list=\"news\",outcome=\"accepted\",source=\"none\"}"));
+        Assert.Equal(1, Moved("subscriptions_confirmations_total{list=\"news\",reminded=\"false\",source=\"none\"}"));
         Assert.Equal(1, Moved("subscriptions_unsubscribes_total"));
         Assert.Equal(1, Moved("subscriptions_mails_total{outcome=\"sent\"}"));
         Assert.Contains(after.Keys, k => k.StartsWith("subscriptions_outbox_waiting", StringComparison.Ordinal));
@@ -79,7 +79,7 @@ public partial class ObservabilityTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     /// <summary>Prometheus text exposition as series → value, without the otel_scope labels.</summary>
-    static async Task<Dictionary<string, double>> Metrics(HttpClient client)
+    internal static async Task<Dictionary<string, double>> Metrics(HttpClient client)
     {
         var response = await client.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -13,7 +13,9 @@ public static class RepositoryPaths
     /// </summary>
     public static string Shared { get; } = FindShared();
 
-    public static string Screenshots => Path.Combine(Root, "TestResults", "screenshots");
+    /// <summary>Where browser tests save screenshots: SUBSCRIPTIONS_SCREENSHOTS when set (a folder outside the repository, say), else TestResults/screenshots.</summary>
+    public static string Screenshots =>
+        Environment.GetEnvironmentVariable("SUBSCRIPTIONS_SCREENSHOTS") is { Length: > 0 } folder ? Path.GetFullPath(folder) : Path.Combine(Root, "TestResults", "screenshots");
 
     static string FindRoot()
     {

@@ -174,6 +174,14 @@ public static class AdminCases
             yield return new("hostile path segments", Subscriber, "DELETE", $"/api/admin/subscribers/{segment}", Expect.Problem, Headers: admin);
         }
 
+        // stats: the funnel's window in whole days, 1 to 366
+        foreach (var value in new[] { "0", "-1", "367", "99999999999", "1.5", "1e2", "abc", "%00", "%FF", "", "%20", "1%00", "0x10", "ten", "%EF%BC%91" })
+        {
+            yield return new("hostile query values", Stats, "GET", $"/api/admin/stats?days={value}", Expect.Problem, Headers: admin);
+        }
+
+        yield return new("hostile query values", Stats, "GET", "/api/admin/stats?days=1&days=2", Expect.Problem, Headers: admin);
+
         // routes that read no query: the same answer with one
         foreach (var query in PageCases.OddQueries)
         {
