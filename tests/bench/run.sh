@@ -87,8 +87,8 @@ sql = open(sys.argv[1]).read()
 values = {"email": "('b' || :n || '@example.org')", "emailAsTyped": "('b' || :n || '@example.org')", "name": "NULL::text",
           "locale": "NULL::text", "now": "now()", "ip": "'127.0.0.1'", "userAgent": "'pgbench'", "source": "NULL::text",
           "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5",
-          "addressHash": "'\\x00'::bytea"}
-values["status"] = "'pending'"
+          "addressHash": "'\\x00'::bytea", "status": "'pending'",
+          "utmSource": "NULL::text", "utmMedium": "NULL::text", "utmCampaign": "NULL::text"}
 sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
 open(sys.argv[2], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
 PY
