@@ -7,39 +7,17 @@ using Subscriptions.Api.Data;
 namespace Subscriptions.Api.Hosting;
 
 /// <summary>
-/// Per-subscription unsubscribe links (for mails, exports and the unsubscribe endpoints alike) that a newsletter tool can put in List-Unsubscribe. They
-/// are derived, not stored: the subscription's id, encrypted and signed (<see cref="IdTokens"/>), so a link reveals neither
-/// the id nor how many subscriptions exist. Links mailed before carried the id in clear (the id and a 128-bit HMAC of it);
-/// they keep working.
+/// Per-subscription unsubscribe links (for mails, exports and the unsubscribe endpoints alike)
+/// that a newsletter tool can put in List-Unsubscribe (<see cref="IdLinks"/>). Links mailed before
+/// carried the id in clear (the id and a 128-bit HMAC of it); they keep working.
 /// </summary>
-public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
+public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links) : IdLinks(keys, links, Path, LinkPurpose)
 {
     public const string Path = "/unsubscribe";
-    const string Purpose = "unsubscribe";
+    const string LinkPurpose = "unsubscribe";
 
-    /// <summary>Makes URLs for many subscriptions (an export); see <see cref="IdLinkMaker"/>.</summary>
-    public async ValueTask<IdLinkMaker> UrlMakerAsync(CancellationToken cancellationToken) =>
-        new(links.Absolute($"{Path}/").AbsoluteUri, new IdTokens(await keys.KeyAsync(cancellationToken), Purpose));
-
-    /// <summary>The unsubscribe URL of one subscription (for a mail).</summary>
-    public async ValueTask<Uri> UrlAsync(long subscriptionId, CancellationToken cancellationToken)
-    {
-        using var maker = await UrlMakerAsync(cancellationToken);
-        return maker.Url(subscriptionId);
-    }
-
-    /// <summary>The subscription a token names, or null when it is not one of ours.</summary>
-    public async ValueTask<long?> VerifyAsync(string token, CancellationToken cancellationToken)
-    {
-        var key = await keys.KeyAsync(cancellationToken);
-        if (token.Length == LegacyTokenChars)
-        {
-            return VerifyLegacy(token, key);
-        }
-
-        using var tokens = new IdTokens(key, Purpose);
-        return tokens.Read(token);
-    }
+    public override async ValueTask<long?> VerifyAsync(string token, CancellationToken cancellationToken) =>
+        token.Length == LegacyTokenChars ? VerifyLegacy(token, await Keys.KeyAsync(cancellationToken)) : await base.VerifyAsync(token, cancellationToken);
 
     // Links mailed before this form existed: the id in clear, then the first 128 bits of its MAC.
     const int LegacyMacBytes = 16;
@@ -59,7 +37,7 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
         Span<char> id = stackalloc char[20];
         subscriptionId.TryFormat(id, out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        ServiceKeys.Mac(key, Purpose, id[..digits], mac);
+        ServiceKeys.Mac(key, LinkPurpose, id[..digits], mac);
         return CryptographicOperations.FixedTimeEquals(mac[..LegacyMacBytes], bytes.AsSpan(sizeof(long), LegacyMacBytes)) ? subscriptionId : null;
     }
 
@@ -69,7 +47,7 @@ public sealed class UnsubscribeLinks(ServiceKeys keys, PublicLinks links)
         var token = new byte[LegacyTokenBytes];
         BinaryPrimitives.WriteInt64BigEndian(token, subscriptionId);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        ServiceKeys.Mac(key, Purpose, subscriptionId.ToString(System.Globalization.CultureInfo.InvariantCulture), mac);
+        ServiceKeys.Mac(key, LinkPurpose, subscriptionId.ToString(System.Globalization.CultureInfo.InvariantCulture), mac);
         mac[..LegacyMacBytes].CopyTo(token.AsSpan(sizeof(long)));
         return Base64Url.EncodeToString(token);
     }

@@ -30,6 +30,9 @@ public sealed class ManageTests(ApiFixture fixture, ReceiverFixture receivers) :
         Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(ConfirmationMailTests.ConfirmationLink(confirmation).PathAndQuery, null)).StatusCode);
         var welcome = (await Fixture.Mail.WaitForMailToAsync(email, 2)).Single(m => (m.TextBody ?? "").Contains("/manage/", StringComparison.Ordinal));
         Assert.Contains("/manage/", welcome.HtmlBody, StringComparison.Ordinal);
+        // MailDev has it as soon as the relay accepts it; the ledger's welcome_sent follows when the outcome is written
+        await Eventually.TrueAsync(() => Scalar<bool>("SELECT EXISTS (SELECT FROM subscription_events WHERE type = 'welcome_sent')"),
+            TimeSpan.FromSeconds(10), "the welcome mail is recorded as sent");
         return ManageLink(welcome);
     }
 
