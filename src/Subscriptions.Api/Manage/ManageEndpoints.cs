@@ -19,7 +19,8 @@ namespace Subscriptions.Api.Manage;
 /// The reader's preference centre, <c>/manage/{token}</c>: the lists they may choose with their
 /// status, the language of their mails, "unsubscribe from everything" and "download my data".
 /// GET changes nothing (mail scanners prefetch links); POST changes, each change in one
-/// transaction with its ledger rows, which the ledger's trigger turns into webhook events.
+/// transaction with its ledger rows, which the ledger's trigger turns into webhook events (a
+/// language change queues its subscriber.updated event itself: ManageSql.ChangeLanguage).
 /// Like the unsubscribe link, the link itself is the secret: no cookie, no antiforgery token.
 /// </summary>
 public static class ManageEndpoints

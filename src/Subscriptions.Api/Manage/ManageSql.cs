@@ -1,6 +1,6 @@
 namespace Subscriptions.Api.Manage;
 
-/// <summary>The preference centre's statements: what the reader sees, and each change with its ledger rows (the ledger's trigger tells the webhooks).</summary>
+/// <summary>The preference centre's statements: what the reader sees, and each change with its ledger rows (the ledger's trigger tells the webhooks of subscription events; a language change queues its subscriber.updated itself).</summary>
 public static class ManageSql
 {
     /// <summary>The reader the link names (through one of their subscriptions).</summary>
@@ -76,16 +76,43 @@ public static class ManageSql
         SELECT (SELECT count(*) FROM joined) AS Joined, (SELECT count(*) FROM left_lists) AS LeftLists
         """;
 
-    /// <summary>The language of the reader's mails, with a ledger row per subscription when it changed.</summary>
+    /// <summary>
+    /// The language of the reader's mails, when it changed: a ledger row per subscription, and
+    /// one subscriber.updated event for each endpoint that asked for it (written here, once per
+    /// reader, as suppression and erasure write theirs: the ledger's trigger fires per
+    /// subscription). Its lists are the reader's current ones (pending or confirmed, after the
+    /// choice saved in the same transaction), and a list filter must name one of them.
+    /// </summary>
     public const string ChangeLanguage = """
-        WITH changed AS (
-            UPDATE subscribers SET locale = @language, updated_at = @now
-            WHERE id = @subscriberId AND locale IS DISTINCT FROM @language
-            RETURNING id
+        WITH reader AS (
+            SELECT id, locale FROM subscribers WHERE id = @subscriberId FOR UPDATE
+        ),
+        changed AS (
+            UPDATE subscribers s SET locale = @language, updated_at = @now
+            FROM reader
+            WHERE s.id = reader.id AND reader.locale IS DISTINCT FROM @language
+            RETURNING s.id, s.email_as_typed, s.name, reader.locale AS previous_locale
+        ),
+        recorded AS (
+            INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, source, reason)
+            SELECT sub.id, sub.list_id, 'locale_changed', @now, 'manage', @language
+            FROM subscriptions sub JOIN changed ON changed.id = sub.subscriber_id
+            ORDER BY sub.id
+        ),
+        current_lists AS (
+            SELECT coalesce(array_agg(l.slug ORDER BY l.slug), '{}') AS slugs
+            FROM subscriptions sub JOIN lists l ON l.id = sub.list_id
+            WHERE sub.subscriber_id = @subscriberId AND sub.status IN ('pending', 'confirmed')
         )
-        INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, source, reason)
-        SELECT sub.id, sub.list_id, 'locale_changed', @now, 'manage', @language
-        FROM subscriptions sub JOIN changed ON changed.id = sub.subscriber_id
-        ORDER BY sub.id
+        INSERT INTO outbox (kind, webhook_endpoint_id, ordering_key, payload, created_at, due_at)
+        SELECT 'webhook', w.id, changed.id,
+               jsonb_build_object('type', 'subscriber.updated', 'timestamp', @now, 'data', jsonb_build_object(
+                   'email', changed.email_as_typed, 'name', changed.name, 'locale', @language::text,
+                   'previousLocale', changed.previous_locale, 'lists', current_lists.slugs)),
+               @now, @now
+        FROM changed CROSS JOIN current_lists
+        JOIN webhook_endpoints w ON w.disabled_at IS NULL AND 'subscriber.updated' = ANY (w.events)
+                                AND (cardinality(w.lists) = 0 OR w.lists && current_lists.slugs)
+        ORDER BY w.id
         """;
 }

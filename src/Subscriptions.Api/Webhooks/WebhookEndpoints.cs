@@ -14,7 +14,8 @@ namespace Subscriptions.Api.Webhooks;
 public static class WebhookEndpoints
 {
     public static readonly string[] EventTypes =
-        ["subscription.created", "subscription.confirmed", "subscription.unsubscribed", "subscriber.suppressed", "subscriber.erased"];
+        ["subscription.created", "subscription.confirmed", "subscription.unsubscribed", "subscriber.suppressed", "subscriber.erased",
+         "subscriber.updated"];
 
     public static IServiceCollection AddWebhooks(this IServiceCollection services)
     {

@@ -57,16 +57,23 @@ public sealed class WebhookTransport(
 
     // The subscription each subscription.* event of the batch is about (the ledger's trigger keys an
     // event by its subscriber and names the list): its preference centre's link goes into the event.
+    // subscriber.updated is about the reader, not one list: any of their subscriptions' links opens
+    // the same centre; the first one's, so that every attempt sends the same body.
     const string SubscriptionsOfEvents = """
         SELECT o.id, sub.id FROM outbox o
         JOIN lists l ON l.slug = o.payload -> 'data' ->> 'list'
         JOIN subscriptions sub ON sub.subscriber_id = o.ordering_key AND sub.list_id = l.id
         WHERE o.id = ANY (@ids) AND o.payload ->> 'type' LIKE 'subscription.%'
+        UNION ALL
+        SELECT o.id, min(sub.id) FROM outbox o
+        JOIN subscriptions sub ON sub.subscriber_id = o.ordering_key
+        WHERE o.id = ANY (@ids) AND o.payload ->> 'type' = 'subscriber.updated'
+        GROUP BY o.id
         """;
 
     /// <summary>
-    /// The bodies of the batch's subscription events with <c>data.manageUrl</c>, the reader's
-    /// preference centre (derived, not stored, so it is added here rather than by the trigger that
+    /// The bodies of the batch's subscription events and subscriber.updated events with
+    /// <c>data.manageUrl</c>, the reader's preference centre (derived, not stored, so it is added here rather than by the trigger that
     /// wrote the event; the same for every attempt, so retries send the same body).
     /// </summary>
     async Task<Dictionary<long, string>> WithManageLinksAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken)

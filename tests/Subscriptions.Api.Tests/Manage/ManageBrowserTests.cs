@@ -19,7 +19,7 @@ public sealed class ManageBrowserTests(ApiFixture fixture, ReceiverFixture recei
     public async Task A_reader_adds_a_list_changes_the_language_downloads_their_data_and_leaves_everything()
     {
         using var admin = AdminClient();
-        await WebhookAdmin.RegisterAsync(admin, receivers.Receiver, "browser-walk", events: ["subscription.confirmed", "subscription.unsubscribed"]);
+        await WebhookAdmin.RegisterAsync(admin, receivers.Receiver, "browser-walk", events: ["subscription.confirmed", "subscription.unsubscribed", "subscriber.updated"]);
         await Execute("""
             UPDATE lists SET welcome = true WHERE slug = 'news';
             INSERT INTO lists (slug, name, consent_text, consent_text_version) VALUES ('sport', 'Sport', 'I agree to sport', 's-1');
@@ -59,7 +59,12 @@ public sealed class ManageBrowserTests(ApiFixture fixture, ReceiverFixture recei
         await Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "Sport" })).ToBeCheckedAsync();
         Assert.Equal("de", await page.Locator("html").GetAttributeAsync("lang"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "manage-2-saved-in-german.png"), FullPage = true });
-        await Assertions(admin, "news:confirmed,sport:confirmed", 2, "de");
+        var received = await Assertions(admin, "news:confirmed,sport:confirmed", 3, "de");
+        // the language change: one subscriber.updated, after Sport's confirmation
+        Assert.Equal("subscriber.updated", received[^1].Type);
+        Assert.Equal("de", received[^1].Data.GetProperty("locale").GetString());
+        Assert.Equal(JsonValueKind.Null, received[^1].Data.GetProperty("previousLocale").ValueKind);
+        Assert.Equal(["news", "sport"], received[^1].Data.GetProperty("lists").EnumerateArray().Select(l => l.GetString()));
 
         // download my data: a JSON file
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Meine Daten herunterladen" }).ClickAsync());
@@ -75,7 +80,7 @@ public sealed class ManageBrowserTests(ApiFixture fixture, ReceiverFixture recei
         await Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Sie sind von allen unseren Newslettern abgemeldet.");
         await Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "News" })).Not.ToBeCheckedAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "manage-4-left-everything.png"), FullPage = true });
-        await Assertions(admin, "news:unsubscribed,sport:unsubscribed", 4, "de");
+        await Assertions(admin, "news:unsubscribed,sport:unsubscribed", 5, "de");
 
         // a forged link: a friendly page, in the browser's language
         await page.GotoAsync(new Uri(Fixture.App.BaseAddress, "/manage/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").AbsoluteUri);
@@ -84,7 +89,7 @@ public sealed class ManageBrowserTests(ApiFixture fixture, ReceiverFixture recei
     }
 
     /// <summary>The export shows each list's status and the language; the receiver got each event beyond the first confirmation.</summary>
-    async Task Assertions(HttpClient admin, string statuses, int events, string locale)
+    async Task<List<WebhookReceiver.Received>> Assertions(HttpClient admin, string statuses, int events, string locale)
     {
         var rows = (await admin.GetStringAsync("/api/admin/export?format=ndjson")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -93,5 +98,6 @@ public sealed class ManageBrowserTests(ApiFixture fixture, ReceiverFixture recei
         var received = await receivers.Receiver.WaitAsync("browser-walk", r => r.Count >= events);
         Assert.Equal(events, received.Count);
         Assert.All(received, r => Assert.True(r.Verified));
+        return received;
     }
 }

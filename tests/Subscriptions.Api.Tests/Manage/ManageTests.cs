@@ -109,6 +109,80 @@ public sealed class ManageTests(ApiFixture fixture, ReceiverFixture receivers) :
         Assert.Contains("Ihre Auswahl ist gespeichert.", page);
     }
 
+    async Task<long> QueuedUpdates() => await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'webhook' AND payload ->> 'type' = 'subscriber.updated'");
+
+    [Fact]
+    public async Task A_language_change_sends_one_signed_subscriber_updated_with_the_new_and_previous_locale()
+    {
+        using var admin = AdminClient();
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "language-changes", events: ["subscriber.updated"]);
+        var link = await WelcomedReader("polyglot@example.org");
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(link.PathAndQuery, Form(("action", "save"), ("list", "news"), ("list", "sport"), ("language", "de")))).StatusCode);
+
+        var first = Assert.Single(await Receiver.WaitAsync("language-changes", r => r.Count >= 1));
+        Assert.True(first.Verified, first.Error);
+        Assert.Equal("subscriber.updated", first.Type);
+        Assert.Equal("polyglot@example.org", first.Data.GetProperty("email").GetString());
+        Assert.Equal("de", first.Data.GetProperty("locale").GetString());
+        Assert.Equal(JsonValueKind.Null, first.Data.GetProperty("previousLocale").ValueKind); // signed up without a locale
+        Assert.Equal(["news", "sport"], first.Data.GetProperty("lists").EnumerateArray().Select(l => l.GetString()));
+        var manageUrl = first.Data.GetProperty("manageUrl").GetString()!;
+        Assert.StartsWith(Fixture.App.BaseAddress + "manage/", manageUrl);
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(new Uri(manageUrl).PathAndQuery)).StatusCode);
+        Assert.Equal(1, await QueuedUpdates());
+
+        // a second change names the first as the previous locale; the lists are those the reader is on now
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(link.PathAndQuery, Form(("action", "save"), ("list", "sport"), ("language", "fr")))).StatusCode);
+
+        var received = await Receiver.WaitAsync("language-changes", r => r.Count >= 2);
+        Assert.Equal(2, received.Count);
+        Assert.True(received[1].Verified, received[1].Error);
+        Assert.Equal("fr", received[1].Data.GetProperty("locale").GetString());
+        Assert.Equal("de", received[1].Data.GetProperty("previousLocale").GetString());
+        Assert.Equal(["sport"], received[1].Data.GetProperty("lists").EnumerateArray().Select(l => l.GetString()));
+        Assert.Equal(2, await QueuedUpdates());
+    }
+
+    [Fact]
+    public async Task Saving_the_page_without_changing_the_language_sends_no_subscriber_updated()
+    {
+        using var admin = AdminClient();
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "language-kept", events: ["subscription.confirmed", "subscriber.updated"]);
+        var link = await WelcomedReader("steady@example.org");
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(link.PathAndQuery, Form(("action", "save"), ("list", "news"), ("language", "it")))).StatusCode);
+        await Receiver.WaitAsync("language-kept", r => r.Count == 2); // news confirmed, then the change to Italian
+
+        // the page sends the language it shows, here the one already chosen, with another list
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(link.PathAndQuery, Form(("action", "save"), ("list", "news"), ("list", "sport"), ("language", "it")))).StatusCode);
+
+        var received = await Receiver.WaitAsync("language-kept", r => r.Count >= 3);
+        Assert.Equal(["subscription.confirmed", "subscriber.updated", "subscription.confirmed"], received.Select(r => r.Type));
+        Assert.All(received, r => Assert.True(r.Verified, r.Error));
+        // written in the transaction of the change, so none can still be on its way
+        Assert.Equal(1, await QueuedUpdates());
+        Assert.Equal(1, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'locale_changed'")); // news's, from the first save
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_did_not_ask_for_subscriber_updated_or_for_the_readers_lists_hears_nothing_of_a_language_change()
+    {
+        using var admin = AdminClient();
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "updates-wanted", events: ["subscriber.updated"]);
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "updates-unwanted", events: ["subscription.confirmed", "subscription.unsubscribed"]);
+        var link = await WelcomedReader("quiet@example.org");
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "updates-of-sport", events: ["subscriber.updated"], lists: ["sport"]);
+        await Receiver.WaitAsync("updates-unwanted", r => r.Count == 1); // news confirmed
+
+        Assert.Equal(HttpStatusCode.SeeOther, (await Client.PostAsync(link.PathAndQuery, Form(("action", "save"), ("list", "news"), ("language", "pl")))).StatusCode);
+
+        Assert.Equal("pl", Assert.Single(await Receiver.WaitAsync("updates-wanted", r => r.Count >= 1)).Data.GetProperty("locale").GetString());
+        // one event queued in all, for the endpoint that asked for it: nothing waits for the others
+        Assert.Equal(1, await QueuedUpdates());
+        Assert.Equal(["subscription.confirmed"], (await Receiver.ReceivedAsync("updates-unwanted")).Select(r => r.Type));
+        Assert.Empty(await Receiver.ReceivedAsync("updates-of-sport"));
+    }
+
     [Fact]
     public async Task Unsubscribing_from_everything_leaves_every_list_and_cancels_waiting_mail()
     {

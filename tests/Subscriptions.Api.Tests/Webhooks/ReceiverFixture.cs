@@ -17,7 +17,7 @@ public sealed class ReceiverFixture : IAsyncLifetime
 public static class WebhookAdmin
 {
     public static readonly string[] AllEvents =
-        ["subscription.created", "subscription.confirmed", "subscription.unsubscribed", "subscriber.suppressed", "subscriber.erased"];
+        ["subscription.created", "subscription.confirmed", "subscription.unsubscribed", "subscriber.suppressed", "subscriber.erased", "subscriber.updated"];
 
     /// <summary>Registers <paramref name="name"/>'s URL and gives the receiver the secret the service answered with.</summary>
     public static async Task<long> RegisterAsync(HttpClient admin, WebhookReceiver receiver, string name,
