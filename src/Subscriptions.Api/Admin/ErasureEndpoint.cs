@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Outbox;
 
@@ -30,7 +31,7 @@ public static class ErasureEndpoint
     {
         if (!EmailAddress.TryNormalize(email, out var normalized))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["email"] = ["Not an address this service could have stored."] });
+            return AddressProblem.NotAnAddress();
         }
 
         var addressHash = await keys.MacAsync("erasure", normalized, cancellationToken);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Subscriptions.Api.Confirmation;
 using Subscriptions.Api.Data;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Localization;
 using Subscriptions.Api.Outbox;
@@ -26,15 +27,12 @@ public static class PersonEndpoints
         return admin;
     }
 
-    static ValidationProblem NoAddress() =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["email"] = ["Not an address this service could have stored."] });
-
     static async Task<Results<Ok<PersonalData.Document>, NotFound, ValidationProblem>> Show(
         string email, NpgsqlDataSource dataSource, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (!EmailAddress.TryNormalize(email, out var normalized))
         {
-            return NoAddress();
+            return AddressProblem.NotAnAddress();
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -109,7 +107,7 @@ public static class PersonEndpoints
     {
         if (!EmailAddress.TryNormalize(email, out var normalized))
         {
-            return NoAddress();
+            return AddressProblem.NotAnAddress();
         }
 
         var now = clock.GetUtcNow();

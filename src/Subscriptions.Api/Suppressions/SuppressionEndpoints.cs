@@ -3,6 +3,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Subscriptions.Api.Outbox;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Kernel;
 
 namespace Subscriptions.Api.Suppressions;
@@ -111,7 +112,7 @@ public static class SuppressionEndpoints
     {
         if (!EmailAddress.TryNormalize(email, out var normalized))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["email"] = ["Not an address this service could have stored."] });
+            return AddressProblem.NotAnAddress();
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
