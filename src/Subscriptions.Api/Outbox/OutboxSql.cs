@@ -86,45 +86,18 @@ public static class OutboxSql
         ORDER BY c.due_at, c.id
         """;
 
-    /// <summary>
-    /// Records outcomes (of one batch or several) where their claims still hold their rows (a row
-    /// another worker took over is theirs to record), counting the attempt of each row that was
-    /// tried, and puts a sent mail into the ledger as '{kind}_sent'.
-    /// </summary>
-    const string RecordSql = """
-        WITH outcome AS (
-            SELECT * FROM unnest(@ids, @claims, @results, @errors, @retryAts) AS o(id, claim, result, error, retry_at)
-        ),
-        recorded AS (
-            UPDATE outbox SET
-                sent_at = CASE WHEN o.result = 'Sent' THEN @now END,
-                dead_at = CASE WHEN o.result = 'Dead' THEN @now END,
-                due_at = CASE WHEN o.result = 'Retry' THEN o.retry_at ELSE outbox.due_at END,
-                last_error = coalesce(o.error, outbox.last_error),
-                -- handed back untried (shutting down): no attempt
-                attempts = outbox.attempts + CASE WHEN o.result = 'Retry' AND o.error IS NULL THEN 0 ELSE 1 END,
-                locked_until = NULL,
-                claim = NULL
-            FROM outcome o
-            WHERE outbox.id = o.id AND outbox.claim = o.claim
-            RETURNING outbox.subscription_id, outbox.kind, o.result
-        )
-        INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
-        SELECT r.subscription_id, s.list_id, r.kind || '_sent', @now
-        FROM recorded r JOIN subscriptions s ON s.id = r.subscription_id
-        WHERE r.result = 'Sent' AND r.kind <> 'webhook'
-        """;
-
     /// <summary>The outcome of one delivery, to be recorded.</summary>
     public readonly record struct Outcome(long OutboxId, Delivery Delivery, DateTimeOffset RetryAt);
 
     /// <summary>
-    /// Records <paramref name="outcomes"/>. Rows are named by id, never found by their claim: the
-    /// claim column stays out of every index, so that claiming a row is an update PostgreSQL can
-    /// make in place (HOT).
+    /// Records <paramref name="outcomes"/> (of one batch or several) where their claims still hold
+    /// their rows, and puts each sent mail into the ledger: the function outbox_record (migration
+    /// 0016: a function so that its plan is made once per connection, not on every call). Rows
+    /// are named by id, never found by their claim: the claim column stays out of every index, so
+    /// that claiming a row is an update PostgreSQL can make in place (HOT).
     /// </summary>
     public static Task RecordAsync(NpgsqlConnection connection, IReadOnlyList<(Guid Claim, Outcome Outcome)> outcomes, DateTimeOffset now) =>
-        connection.ExecuteAsync(RecordSql, new
+        connection.ExecuteAsync("SELECT outbox_record(@ids, @claims, @results, @errors, @retryAts, @now)", new
         {
             ids = outcomes.Select(o => o.Outcome.OutboxId).ToArray(),
             claims = outcomes.Select(o => o.Claim).ToArray(),
