@@ -9,9 +9,12 @@ public sealed class OutboxOptions
 
     /// <summary>
     /// SMTP connections sending side by side, each with its own batches: while one waits for the
-    /// server, another's database work and composing go on.
+    /// server or for its last outcome to be written, the others send. Each sends its next message
+    /// only once the last one's outcome is written (a crash repeats at most one per connection),
+    /// so throughput grows with connections until the machine is busy: 8 delivered ~1.5 times
+    /// what 4 did on the harness's two cores, 16 no more than 8.
     /// </summary>
-    public int SmtpConnections { get; set; } = 4;
+    public int SmtpConnections { get; set; } = 8;
 
     /// <summary>Webhook workers side by side, each with its own batches.</summary>
     public int WebhookWorkers { get; set; } = 4;

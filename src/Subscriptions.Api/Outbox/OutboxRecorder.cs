@@ -6,7 +6,7 @@ namespace Subscriptions.Api.Outbox;
 /// <summary>
 /// Writes delivery outcomes for every worker of one lane in this instance: whatever came in while
 /// the last write was under way goes in the next, in one round trip (measured: 1.7 mails a write
-/// with four SMTP connections, ~11 webhook deliveries). A caller learns when its outcome is written, and only then
+/// with four SMTP connections, 2.8 with eight, ~11 webhook deliveries). A caller learns when its outcome is written, and only then
 /// starts its next delivery, so a crash repeats at most the deliveries under way. A write is
 /// retried while the database is away (restarting, say) for as long as a lease lasts; past that
 /// its callers get the error and stop starting deliveries.

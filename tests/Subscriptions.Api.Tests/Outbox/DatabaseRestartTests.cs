@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using Dapper;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Tests.Infrastructure;
 using Subscriptions.Api.Tests.Webhooks;
 using Xunit.Abstractions;
@@ -23,7 +24,8 @@ namespace Subscriptions.Api.Tests.Outbox;
 public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
     const int Count = 100;
-    const int Workers = 4; // Outbox__SmtpConnections and Outbox__WebhookWorkers, both at their default
+    static readonly int SmtpConnections = new OutboxOptions().SmtpConnections; // the default
+    static readonly int WebhookWorkers = new OutboxOptions().WebhookWorkers; // the default
     static readonly TimeSpan PerDelivery = TimeSpan.FromMilliseconds(50);
     static readonly TimeSpan OutageLength = TimeSpan.FromSeconds(5);
 
@@ -72,7 +74,7 @@ public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper o
 
         Assert.Equal(emails.Append("restart-mail-after@example.org").Order(), mails.Keys.Order());
         Assert.InRange(sentBefore, 1, Count - 1);
-        Assert.InRange(extra, 0, Workers);
+        Assert.InRange(extra, 0, SmtpConnections);
         Assert.All(mails, m => Assert.InRange(m.Value, 1, 2));
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE sent_at IS NULL"));
         Assert.Equal(Count + 1, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'confirmation_sent'"));
@@ -112,7 +114,7 @@ public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper o
         Assert.Equal(Addresses("restart-hook").Append("restart-hook-after@example.org").Order(), events.Keys.Order());
         Assert.All(events.Values, e => Assert.Single(e.Select(r => r.Id).Distinct())); // a repeat is the same message
         Assert.InRange(deliveredBefore, 1, Count - 1);
-        Assert.InRange(extra, 0, Workers);
+        Assert.InRange(extra, 0, WebhookWorkers);
         Assert.All(events.Values, e => Assert.InRange(e.Count, 1, 2));
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL"));
         AssertTheOutageWasSeenAndNoErrorLogged(app, "Webhooks");
