@@ -47,6 +47,8 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
         await using var first = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var second = await dataSource.OpenConnectionAsync(cancellationToken);
         Task<IReadOnlyList<OutcomeCount>>? writing = null;
+        var reading = TimeSpan.Zero; // reading, checking and copying rows
+        var waiting = TimeSpan.Zero; // waiting for the chunk before to be written
         try
         {
             foreach (var connection in (NpgsqlConnection[])[first, second])
@@ -59,12 +61,16 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
             for (var turn = 0; stager.More; turn++)
             {
                 var connection = turn % 2 == 0 ? first : second;
+                var step = Stopwatch.GetTimestamp();
                 var chunk = await stager.StageAsync(connection, clock.GetUtcNow().UtcDateTime, cancellationToken);
+                reading += Stopwatch.GetElapsedTime(step);
                 if (writing is not null)
                 {
                     var previous = writing;
                     writing = null;
+                    step = Stopwatch.GetTimestamp();
                     Count(report, await previous);
+                    waiting += Stopwatch.GetElapsedTime(step);
                 }
 
                 writing = WriteAsync(chunk, target, report.Profile, importId, cancellationToken);
@@ -80,7 +86,9 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
             {
                 var last = writing;
                 writing = null;
+                var step = Stopwatch.GetTimestamp();
                 Count(report, await last);
+                waiting += Stopwatch.GetElapsedTime(step);
             }
         }
         finally
@@ -109,9 +117,9 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         logger.LogInformation(
-            "Import {ImportId} done: {Rows} rows in {Seconds:F1} s ({RowsPerSecond:F0} rows/s): {Created} created, {Updated} updated, {Kept} kept, {Refused} refused, {Invalid} invalid, {Queued} confirmations queued",
+            "Import {ImportId} done: {Rows} rows in {Seconds:F1} s ({RowsPerSecond:F0} rows/s): {Created} created, {Updated} updated, {Kept} kept, {Refused} refused, {Invalid} invalid, {Queued} confirmations queued; {ReadingSeconds:F1} s reading the file, {WaitingSeconds:F1} s waiting for PostgreSQL to write",
             importId, report.Rows, seconds, report.Rows / Math.Max(seconds, 0.001), report.Created, report.Updated, report.Kept,
-            report.Refused.Values.Sum(), report.Invalid, report.ConfirmationsQueued);
+            report.Refused.Values.Sum(), report.Invalid, report.ConfirmationsQueued, reading.TotalSeconds, waiting.TotalSeconds);
     }
 
     static void Count(ImportReport report, IReadOnlyList<OutcomeCount> counts)
