@@ -15,11 +15,17 @@ namespace Subscriptions.Api.Import;
 /// Two connections take turns: while one decides and writes a chunk, the next chunk is read,
 /// checked and copied into the other's staging table, so parsing here and writing in PostgreSQL
 /// run at the same time. A chunk is decided only after the one before it committed, so it sees
-/// it (an address twice in the file meets its first row in the database).
+/// it (an address twice in the file meets its first row in the database). Each chunk is split in
+/// <see cref="Lanes"/> parts by address (its erasure hash), written at the same time on their own
+/// connections and transactions: the parts share no address, so they never wait for each other,
+/// and PostgreSQL spends more than one core on them.
 /// </summary>
 public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, TimeProvider clock, ILogger logger)
 {
     public const int ChunkRows = 50_000;
+
+    // parts of a chunk written at once: one core each in PostgreSQL (README "Import")
+    const int Lanes = 2;
     static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
 
     // a chunk's statements against a large audience may take longer than the default 30 s
@@ -44,25 +50,25 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
         logger.LogInformation("Import {ImportId} started: {Format} ({Profile}) into list {ListId}, dry run {DryRun}",
             importId, report.Format, report.Profile, target.ListId, target.DryRun);
 
-        await using var first = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var second = await dataSource.OpenConnectionAsync(cancellationToken);
+        // one set of connections stages a chunk while the other writes the one before
+        var connections = new NpgsqlConnection[2 * Lanes];
         Task<IReadOnlyList<OutcomeCount>>? writing = null;
         var reading = TimeSpan.Zero; // reading, checking and copying rows
         var waiting = TimeSpan.Zero; // waiting for the chunk before to be written
         try
         {
-            foreach (var connection in (NpgsqlConnection[])[first, second])
+            for (var i = 0; i < connections.Length; i++)
             {
-                await connection.ExecuteAsync(new CommandDefinition(ImportSql.CreateStaging, cancellationToken: cancellationToken));
+                connections[i] = await dataSource.OpenConnectionAsync(cancellationToken);
+                await connections[i].ExecuteAsync(new CommandDefinition(ImportSql.CreateStaging, cancellationToken: cancellationToken));
             }
 
             var stager = new Stager(rows.GetAsyncEnumerator(cancellationToken), erasureMac, target, report);
             await using var _ = stager;
             for (var turn = 0; stager.More; turn++)
             {
-                var connection = turn % 2 == 0 ? first : second;
                 var step = Stopwatch.GetTimestamp();
-                var chunk = await stager.StageAsync(connection, clock.GetUtcNow().UtcDateTime, cancellationToken);
+                var parts = await stager.StageAsync(connections.AsMemory(turn % 2 * Lanes, Lanes), clock.GetUtcNow().UtcDateTime, cancellationToken);
                 reading += Stopwatch.GetElapsedTime(step);
                 if (writing is not null)
                 {
@@ -73,7 +79,7 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                     waiting += Stopwatch.GetElapsedTime(step);
                 }
 
-                writing = WriteAsync(chunk, target, report.Profile, importId, cancellationToken);
+                writing = WriteAsync(parts, target, report.Profile, importId, cancellationToken);
                 if (Stopwatch.GetElapsedTime(lastProgress) >= ProgressEvery)
                 {
                     lastProgress = Stopwatch.GetTimestamp();
@@ -106,11 +112,16 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                 }
             }
 
-            foreach (var connection in (NpgsqlConnection[])[first, second])
+            foreach (var connection in connections)
             {
-                if (connection.State == System.Data.ConnectionState.Open)
+                if (connection is { State: System.Data.ConnectionState.Open })
                 {
                     await connection.ExecuteAsync(ImportSql.DropStaging);
+                }
+
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
                 }
             }
         }
@@ -137,8 +148,14 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
         }
     }
 
-    /// <summary>Decides and writes a staged chunk, then commits it (a dry run rolls back); owns its transaction.</summary>
-    async Task<IReadOnlyList<OutcomeCount>> WriteAsync(Chunk chunk, Target target, string profile, string importId, CancellationToken cancellationToken)
+    async Task<IReadOnlyList<OutcomeCount>> WriteAsync(Chunk[] parts, Target target, string profile, string importId, CancellationToken cancellationToken)
+    {
+        var counts = await Task.WhenAll(parts.Select(part => WritePartAsync(part, target, profile, importId, cancellationToken)));
+        return [.. counts.SelectMany(c => c)];
+    }
+
+    /// <summary>Decides and writes a staged part of a chunk, then commits it (a dry run rolls back); owns its transaction.</summary>
+    async Task<IReadOnlyList<OutcomeCount>> WritePartAsync(Chunk chunk, Target target, string profile, string importId, CancellationToken cancellationToken)
     {
         await using var transaction = chunk.Transaction;
         if (chunk.Staged == 0)
@@ -214,58 +231,85 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
 
         public bool More { get; private set; } = true;
 
-        public async Task<Chunk> StageAsync(NpgsqlConnection connection, DateTime now, CancellationToken cancellationToken)
+        public async Task<Chunk[]> StageAsync(ReadOnlyMemory<NpgsqlConnection> connections, DateTime now, CancellationToken cancellationToken)
         {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var transactions = new NpgsqlTransaction[connections.Length];
+            var copies = new NpgsqlBinaryImporter[connections.Length];
+            var staged = new int[connections.Length];
             try
             {
-                var staged = 0;
-                _inChunk.Clear();
-                await using (var copy = await connection.BeginBinaryImportAsync(ImportSql.Copy, cancellationToken))
+                for (var i = 0; i < connections.Length; i++)
                 {
-                    while (staged < ChunkRows && (More = await rows.MoveNextAsync()))
-                    {
-                        var source = rows.Current;
-                        report.Rows++;
-                        if (source.Error is { } unreadable)
-                        {
-                            report.Add(unreadable);
-                            if (source.Fatal)
-                            {
-                                report.Rows--; // the line that stopped the reader is not a row
-                                report.Complete = false;
-                                More = false;
-                            }
-
-                            continue;
-                        }
-
-                        if (!ImportRowRules.TryRead(source.Line, source.Fields, now, target.DefaultLanguage, out var row, out var error))
-                        {
-                            report.Add(error);
-                            continue;
-                        }
-
-                        // the first row of an address in a chunk counts (a later chunk meets it in the database)
-                        if (!_inChunk.Add(row.Email))
-                        {
-                            report.Count("duplicate", 1);
-                            continue;
-                        }
-
-                        erasureMac.Compute(row.Email, _hash);
-                        await WriteRowAsync(copy, row, _hash, cancellationToken);
-                        staged++;
-                    }
-
-                    await copy.CompleteAsync(cancellationToken);
+                    transactions[i] = await connections.Span[i].BeginTransactionAsync(cancellationToken);
+                    copies[i] = await connections.Span[i].BeginBinaryImportAsync(ImportSql.Copy, cancellationToken);
                 }
 
-                return new Chunk(connection, transaction, staged, now);
+                _inChunk.Clear();
+                while (staged.Max() < ChunkRows && (More = await rows.MoveNextAsync()))
+                {
+                    var source = rows.Current;
+                    report.Rows++;
+                    if (source.Error is { } unreadable)
+                    {
+                        report.Add(unreadable);
+                        if (source.Fatal)
+                        {
+                            report.Rows--; // the line that stopped the reader is not a row
+                            report.Complete = false;
+                            More = false;
+                        }
+
+                        continue;
+                    }
+
+                    if (!ImportRowRules.TryRead(source.Line, source.Fields, now, target.DefaultLanguage, out var row, out var error))
+                    {
+                        report.Add(error);
+                        continue;
+                    }
+
+                    // the first row of an address in a chunk counts (a later chunk meets it in the database)
+                    if (!_inChunk.Add(row.Email))
+                    {
+                        report.Count("duplicate", 1);
+                        continue;
+                    }
+
+                    // the hash, keyed and uniform, also picks the part: an address always lands in the same one
+                    erasureMac.Compute(row.Email, _hash);
+                    var part = _hash[0] % connections.Length;
+                    await WriteRowAsync(copies[part], row, _hash, cancellationToken);
+                    staged[part]++;
+                }
+
+                var parts = new Chunk[connections.Length];
+                for (var i = 0; i < connections.Length; i++)
+                {
+                    await copies[i].CompleteAsync(cancellationToken);
+                    await copies[i].DisposeAsync();
+                    parts[i] = new Chunk(connections.Span[i], transactions[i], staged[i], now);
+                }
+
+                return parts;
             }
             catch
             {
-                await transaction.DisposeAsync();
+                foreach (var copy in copies)
+                {
+                    if (copy is not null)
+                    {
+                        await copy.DisposeAsync();
+                    }
+                }
+
+                foreach (var transaction in transactions)
+                {
+                    if (transaction is not null)
+                    {
+                        await transaction.DisposeAsync();
+                    }
+                }
+
                 throw;
             }
         }
