@@ -67,10 +67,11 @@ peak=$(awk '/VmHWM/ {print $2}' "/proc/$APP_PID/status")
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.1f", s}' "$@"; }
 service_cpu=$(cpu "/proc/$APP_PID/stat")
 postgres_cpu=$(cpu $(pgrep -P "$(head -1 "$WORK/data/postmaster.pid")" | sed 's#.*#/proc/&/stat#'))
+# run.sh reads the last four lines (the table)
+printf 'CPU seconds: service %s, PostgreSQL %s (load average now: %s)\n' "$service_cpu" "$postgres_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
+grep -ho '"Message":"Import [^"]* done[^"]*"' "$WORK/app.log" | tail -1 || true
 printf '%-32s %12s %12s\n' "import of $N rows" "seconds" "rows/s"
 printf '%-32s %12.2f %12.0f\n' "psql \\copy from (baseline)" "$copy" "$(awk "BEGIN {print $N / $copy}")"
 printf '%-32s %12.2f %12.0f\n' "POST /api/admin/import csv" "$http" "$(awk "BEGIN {print $N / $http}")"
 printf 'ratio service/baseline: %.2f   service peak RSS: %d MB   file: %d MB\n' \
   "$(awk "BEGIN {print $copy / $http}")" $((peak / 1024)) $(($(stat -c %s "$WORK/audience.csv") / 1048576))
-printf 'CPU seconds: service %s, PostgreSQL %s (load average now: %s)\n' "$service_cpu" "$postgres_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
-grep -ho '"Message":"Import [^"]* done[^"]*"' "$WORK/app.log" | tail -1 || true
