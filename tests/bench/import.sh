@@ -62,9 +62,16 @@ http=$(awk "BEGIN {print $end - $start}")
 created=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['created'])" "$WORK/report.json")
 [ "$created" = "$N" ] || { echo "created $created rows, expected $N: $(head -c 2000 "$WORK/report.json")" >&2; exit 1; }
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$APP_PID/status")
+# CPU seconds (user + system) of the service and of this PostgreSQL's live processes (the service's pooled connections, which
+# did the import, and the background writers; psql's finished sessions are not counted): which side bounds the import
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{s += ($14 + $15) / hz} END {printf "%.1f", s}' "$@"; }
+service_cpu=$(cpu "/proc/$APP_PID/stat")
+postgres_cpu=$(cpu $(pgrep -P "$(head -1 "$WORK/data/postmaster.pid")" | sed 's#.*#/proc/&/stat#'))
+# run.sh reads the last four lines (the table)
+printf 'CPU seconds: service %s, PostgreSQL %s (load average now: %s)\n' "$service_cpu" "$postgres_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
+grep -ho '"Message":"Import [^"]* done[^"]*"' "$WORK/app.log" | tail -1 || true
 printf '%-32s %12s %12s\n' "import of $N rows" "seconds" "rows/s"
 printf '%-32s %12.2f %12.0f\n' "psql \\copy from (baseline)" "$copy" "$(awk "BEGIN {print $N / $copy}")"
 printf '%-32s %12.2f %12.0f\n' "POST /api/admin/import csv" "$http" "$(awk "BEGIN {print $N / $http}")"
 printf 'ratio service/baseline: %.2f   service peak RSS: %d MB   file: %d MB\n' \
   "$(awk "BEGIN {print $copy / $http}")" $((peak / 1024)) $(($(stat -c %s "$WORK/audience.csv") / 1048576))
-grep -h "Import" "$WORK/app.log" | tail -3 || true

@@ -30,7 +30,11 @@ public static class ImportRowRules
     /// <summary>What the consent text was when the file does not say: the old tool's, which this service never saw.</summary>
     public const string UnknownTextVersion = "imported";
 
-    static readonly string[] Formats = ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd"];
+    // the exact forms first (ISO 8601 as our export writes it, Mailchimp's, a date): the general parser is the slow fallback
+    static readonly string[] Formats =
+    [
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd",
+    ];
 
     public static bool TryRead(long line, string?[] fields, DateTime now, string listLanguage, out ImportRow row, out ImportError error)
     {

@@ -274,6 +274,40 @@ public class ImportTests(ApiFixture fixture) : ApiTest(fixture)
     }
 
     [Fact]
+    public async Task A_signup_storing_an_address_of_the_file_while_its_chunk_is_written_is_no_error()
+    {
+        // Another transaction stores an address of the file and commits only once the import waits for it
+        // (the unique index): the import's insert then fails, and its part of the chunk is decided again,
+        // where that address is no longer new.
+        await using var racer = await Database.OpenConnectionAsync();
+        await using var transaction = await racer.BeginTransactionAsync();
+        var racerId = await Dapper.SqlMapper.ExecuteScalarAsync<long>(racer, """
+            INSERT INTO subscribers (email, email_as_typed, created_at, updated_at)
+            VALUES ('racer@example.org', 'racer@example.org', now(), now()) RETURNING id
+            """, transaction: transaction);
+
+        var import = Import("""
+            email,status,consent_at,consent_ip
+            first@example.org,confirmed,2024-01-01 10:00:00,198.51.100.1
+            racer@example.org,confirmed,2024-01-01 10:00:00,198.51.100.2
+            """, "?sendConfirmations=false");
+        await Eventually.TrueAsync(async () => await Scalar<long>("""
+            SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO subscribers%'
+            """) == 1, TimeSpan.FromSeconds(20), "the import waiting for the racing transaction");
+        await transaction.CommitAsync();
+        var report = await import;
+
+        Assert.Equal((2L, 2L, 0L, 0L), (report.Rows, report.Created, report.Kept, report.Invalid));
+        Assert.Equal(racerId, await Scalar<long>("""
+            SELECT sub.subscriber_id FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id WHERE s.email = 'racer@example.org'
+            """));
+        Assert.Equal(["confirmed", "confirmed"], (await Rows()).Select(r => r.Status));
+        Assert.Equal(2, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'imported'"));
+        Assert.Contains(Fixture.App.Logs.GetSnapshot(), r => r.Message.Contains("deciding it again", StringComparison.Ordinal));
+        Fixture.App.AssertNoErrorsLogged();
+    }
+
+    [Fact]
     public async Task Progress_is_logged_without_addresses()
     {
         await Import("email\nprivate-person@example.org\n", "?sendConfirmations=false");
