@@ -59,7 +59,8 @@ public static class ExportEndpoint
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(ExportQuery.SetFilters,
-            new { list, status, since = since?.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) },
+            // to the microsecond, cut as Npgsql cuts a DateTime parameter (PostgreSQL would round the 7th digit)
+            new { list, status, since = since?.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture) },
             transaction, cancellationToken: cancellationToken));
 
         var extension = format == "csv" ? "csv" : "ndjson";
