@@ -45,14 +45,17 @@ SQL
 COPY_SQL="\\copy (SELECT s.email_as_typed, s.name, l.slug, sub.status, sub.created_at, sub.confirmed_at, sub.unsubscribed_at, sub.consent_at, host(sub.consent_ip), sub.consent_user_agent, sub.consent_source, sub.consent_text_version, sub.consent_text_language, sub.utm_source, sub.utm_medium, sub.utm_campaign, s.locale, 'http://127.0.0.1:$APP_PORT/unsubscribe/' || md5(sub.id::text) || left(md5(s.id::text), 11), sup.reason IS NOT NULL, sup.reason, 'http://127.0.0.1:$APP_PORT/manage/' || md5(sub.id::text) || left(md5(s.id::text), 11) FROM subscriptions sub JOIN subscribers s ON s.id = sub.subscriber_id JOIN lists l ON l.id = sub.list_id LEFT JOIN suppressions sup ON sup.email = s.email AND sup.lifted_at IS NULL WHERE sub.status <> 'held' ORDER BY sub.id) TO '$WORK/copy.csv' WITH (FORMAT csv, HEADER)"
 
 best() { sort -n | head -1; }
-copy_times=() http_times=()
+# CPU seconds (user + system) a process has used so far
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+copy_times=() http_times=() service_cpu=()
 for _ in $(seq "$RUNS"); do
   start=$(date +%s.%N); "${PSQL[@]}" bench -c "$COPY_SQL"; end=$(date +%s.%N)
   copy_times+=("$(awk "BEGIN {print $end - $start}")")
-  start=$(date +%s.%N)
+  before=$(cpu "$APP_PID") start=$(date +%s.%N)
   curl -sf -H "Authorization: Bearer $KEY" "http://127.0.0.1:$APP_PORT/api/admin/export?format=csv" -o "$WORK/http.csv"
-  end=$(date +%s.%N)
+  end=$(date +%s.%N) after=$(cpu "$APP_PID")
   http_times+=("$(awk "BEGIN {print $end - $start}")")
+  service_cpu+=("$(awk "BEGIN {print $after - $before}")")
 done
 rows=$(($(wc -l < "$WORK/http.csv") - 1))
 [ "$rows" = "$N" ] || { echo "exported $rows rows, expected $N" >&2; exit 1; }
@@ -65,3 +68,5 @@ printf '%-32s %12.2f %12.0f\n' "GET /api/admin/export csv" "$http" "$(awk "BEGIN
 printf 'ratio service/baseline: %.2f   service peak RSS: %d MB (now %d MB)   CSV: %d MB (copy %d MB)\n' \
   "$(awk "BEGIN {print $copy / $http}")" $((peak / 1024)) $((rest / 1024)) \
   $(($(stat -c %s "$WORK/http.csv") / 1048576)) $(($(stat -c %s "$WORK/copy.csv") / 1048576))
+# Where the time goes: the service's own CPU per export (all its threads), against the wall time.
+printf 'service CPU per export: %s s (wall %s s)\n' "$(printf '%s ' "${service_cpu[@]}")" "$(printf '%s ' "${http_times[@]}")"

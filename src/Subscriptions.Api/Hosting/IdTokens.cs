@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
-using System.Globalization;
 using System.Security.Cryptography;
 using Subscriptions.Api.Data;
 
@@ -30,6 +29,22 @@ public sealed class IdLinkMaker(string prefix, IdTokens tokens) : IDisposable
     }
 
     public Uri Url(long id) => new(new string(Write(id, new char[Length])));
+
+    readonly byte[] _prefixUtf8 = System.Text.Encoding.UTF8.GetBytes(prefix);
+
+    /// <summary>The length in UTF-8 bytes of every URL it makes.</summary>
+    public int Utf8Length => _prefixUtf8.Length + IdTokens.Chars;
+
+    /// <summary>Writes the URLs of many ids as UTF-8, one after another, <see cref="Utf8Length"/> bytes each.</summary>
+    public void WriteUtf8(ReadOnlySpan<long> ids, Span<byte> urls)
+    {
+        for (var i = 0; i < ids.Length; i++)
+        {
+            _prefixUtf8.CopyTo(urls[(i * Utf8Length)..]);
+        }
+
+        tokens.WriteUtf8(ids, urls[_prefixUtf8.Length..], Utf8Length);
+    }
 
     public void Dispose() => tokens.Dispose();
 }
@@ -94,12 +109,46 @@ public sealed class IdTokens : IDisposable
         return authentic && id > 0 && plain[sizeof(long)..].IndexOfAnyExcept((byte)0) < 0 ? id : null;
     }
 
+    /// <summary>
+    /// Writes the tokens of many ids as UTF-8, token i at <c>destination[(i * stride)..]</c> (an
+    /// export's rows). One AES call encrypts all their blocks: ECB encrypts each block on its own,
+    /// so the tokens are those <see cref="Write"/> makes, and one call a block cost ~5 µs here
+    /// against ~0.01 µs a block in a call of 256.
+    /// </summary>
+    public void WriteUtf8(ReadOnlySpan<long> ids, Span<byte> destination, int stride)
+    {
+        var length = ids.Length * Block;
+        if (_plain.Length < length)
+        {
+            _plain = new byte[Math.Max(length, 2 * _plain.Length)];
+            _encrypted = new byte[_plain.Length];
+        }
+
+        var plain = _plain.AsSpan(0, length);
+        plain.Clear();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(plain[(i * Block)..], ids[i]);
+        }
+
+        var encrypted = _encrypted.AsSpan(0, length);
+        _cipher.EncryptEcb(plain, encrypted, PaddingMode.None);
+        Span<byte> token = stackalloc byte[Bytes];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            encrypted.Slice(i * Block, Block).CopyTo(token);
+            Mac(ids[i], token[Block..]);
+            Base64Url.EncodeToUtf8(token, destination.Slice(i * stride, Chars));
+        }
+    }
+
+    byte[] _plain = [];
+    byte[] _encrypted = [];
+
     void Mac(long id, Span<byte> destination)
     {
-        Span<char> digits = stackalloc char[20];
-        id.TryFormat(digits, out var length, provider: CultureInfo.InvariantCulture);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        _mac.Compute(digits[..length], mac);
+        _mac.Compute(id, mac);
         mac[..MacBytes].CopyTo(destination);
     }
 

@@ -152,4 +152,64 @@ public class ExportTests(ApiFixture fixture) : ApiTest(fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
+    [Fact]
+    public async Task Hostile_text_in_every_kind_of_column_comes_out_whole_in_both_formats_and_neutralized_in_CSV()
+    {
+        // quotes, separators, line breaks, formula signs and non-BMP characters, put in by SQL so that
+        // no signup rule filters them first
+        string[] values =
+        [
+            "=1+2", "+cmd", "-2", "@SUM(A1)", "\tTab", "\rCR", "a,b", "say \"hi\"", "line\nbreak", "cr\r\nlf", "😀 𝄞 é", "\"=q\"", " =x",
+        ];
+        for (var i = 0; i < values.Length; i++)
+        {
+            await SignUp($"hostile{i}@example.org");
+        }
+
+        await Execute("""
+            UPDATE subscribers s SET name = v.value FROM unnest(@values) WITH ORDINALITY AS v(value, n)
+            WHERE s.email = 'hostile' || (v.n - 1) || '@example.org';
+            UPDATE subscriptions sub SET consent_user_agent = s.name, utm_campaign = s.name, consent_source = s.name
+            FROM subscribers s WHERE s.id = sub.subscriber_id;
+            """, new { values });
+
+        var csv = await ExportCsv();
+        var json = await ExportNdjson();
+
+        Assert.Equal(values.Length, csv.Count);
+        for (var i = 0; i < values.Length; i++)
+        {
+            var neutralized = values[i][0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + values[i] : values[i];
+            foreach (var column in new[] { "name", "consent_user_agent", "consent_source", "utm_campaign" })
+            {
+                Assert.Equal(neutralized, csv[i][column]);
+                Assert.Equal(values[i], json[i].GetProperty(column).GetString());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Each_row_carries_a_working_manage_url()
+    {
+        await SignUp("managing@example.org");
+        await Execute("UPDATE subscriptions SET status = 'confirmed', confirmed_at = now()");
+        var row = Assert.Single(await ExportNdjson());
+        var url = new Uri(row.GetProperty("manage_url").GetString()!);
+
+        Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync(url.PathAndQuery)).StatusCode);
+        // the row's other token, made for another purpose, opens no preference centre
+        var unsubscribeToken = new Uri(row.GetProperty("unsubscribe_url").GetString()!).Segments[^1];
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/manage/" + unsubscribeToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_since_filter_with_an_offset_is_taken_in_UTC()
+    {
+        await SignUp("early@example.org");
+        await Execute("UPDATE subscriptions SET updated_at = '2026-01-01T10:00:00Z'");
+
+        // 11:30 at +02:00 is 09:30 UTC, before the change; 13:00 at +02:00 is 11:00 UTC, after it
+        Assert.Single(await ExportCsv("&since=" + Uri.EscapeDataString("2026-01-01T11:30:00+02:00")));
+        Assert.Empty(await ExportNdjson("&since=" + Uri.EscapeDataString("2026-01-01T13:00:00+02:00")));
+    }
 }
