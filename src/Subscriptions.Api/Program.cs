@@ -6,6 +6,7 @@ using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Import;
 using Subscriptions.Api.Localization;
+using Subscriptions.Api.Mail;
 using Subscriptions.Api.Manage;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
@@ -23,6 +24,7 @@ var builder = WebApplication.CreateBuilder(ApplicationFolder.Options(args));
 // in Production also what only a developer may leave at its default (Smtp__From, the public base URL).
 builder.AddSubscriptionsOptions();
 builder.AddProductionChecks();
+builder.RequireDeliverableSenderInProduction();
 
 // PostgreSQL: one NpgsqlDataSource for the process, DbUp migrations from /migrations.
 builder.AddDatabase();
