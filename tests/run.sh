@@ -18,6 +18,11 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# Debian's Prometheus, which the management port test runs against the service (started as a process, loopback only).
+if [ ! -x /usr/bin/prometheus ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+
 # OpenAPI checkers independent of .NET: a validator of the document itself, and Prism, a proxy
 # that checks real requests and responses against it.
 # And the Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run.

@@ -6,6 +6,7 @@ using Subscriptions.Api.Embed;
 using Subscriptions.Api.Health;
 using Subscriptions.Api.Import;
 using Subscriptions.Api.Localization;
+using Subscriptions.Api.Mail;
 using Subscriptions.Api.Manage;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
@@ -16,16 +17,23 @@ using Subscriptions.Api.Suppressions;
 using Subscriptions.Api.Unsubscribe;
 using Subscriptions.Api.Webhooks;
 
-var builder = WebApplication.CreateBuilder(args);
+// The content root is the application's folder, wherever it is started from.
+var builder = WebApplication.CreateBuilder(ApplicationFolder.Options(args));
 
-// Configuration: the public names of DESIGN.md, bound and validated before anything listens.
+// Configuration: the public names of DESIGN.md, bound and validated before anything listens;
+// in Production also what only a developer may leave at its default (Smtp__From, the public base URL).
 builder.AddSubscriptionsOptions();
+builder.AddProductionChecks();
+builder.RequireDeliverableSenderInProduction();
 
 // PostgreSQL: one NpgsqlDataSource for the process, DbUp migrations from /migrations.
 builder.AddDatabase();
 
 // OpenAPI document, Prometheus metrics, JSON logs in production.
 builder.AddObservability();
+
+// Management__Urls: /metrics and the health probes on a port of their own, not on the public URLs.
+builder.AddManagementPort();
 
 // Every error a caller sees is RFC 9457 problem details, or a hosted page in the reader's language when a
 // browser asks (Pages/BrowserOrScript decides); a database outage is 503 with Retry-After.
@@ -75,6 +83,7 @@ app.UseTrustedProxies();
 app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseManagementPort();
 app.UseCors();
 app.UseRateLimiter();
 app.UseAuthentication();

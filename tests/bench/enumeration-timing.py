@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does signup take measurably longer for a new address than for a known one?
 
-Against a running service (tests/env/run-local.sh, with RateLimits__Signup__Burst raised),
+Against a running service (src/run-local.sh, with RateLimits__Signup__Burst raised),
 alternates N signups of fresh addresses with N repeat signups of a known address (CONFIRMED_ADDRESS
 from the environment: one confirmed beforehand) and N of a pending one, and prints the median and
 p90 of each and the gap between medians next to the spread of the fresh ones.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Signup-to-mail latency against a running service and MailDev (tests/env/run-local.sh).
+"""Signup-to-mail latency against a running service and MailDev (src/run-local.sh).
 
 Sends N signups one after another, each with a new address, and for each one measures the time
 from sending the POST to the moment MailDev's API lists the message (polled every 2 ms), so the

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using Subscriptions.Api.Hosting;
 
 namespace Subscriptions.Api.Health;
 
@@ -22,8 +23,14 @@ public static class HealthEndpoints
         services.AddLogging(logging => logging.AddFilter(HealthCheckServiceCategory, level => level is LogLevel.Warning));
 
         // The probes are middleware, not route handlers, so the document learns of them here.
-        services.Configure<OpenApiOptions>("v1", options => options.AddDocumentTransformer((document, _, _) =>
+        // With Management__Urls set they are not on the public URLs, so not in the public API's document.
+        services.Configure<OpenApiOptions>("v1", options => options.AddDocumentTransformer((document, context, _) =>
         {
+            if (ManagementPort.IsConfigured(context.ApplicationServices))
+            {
+                return Task.CompletedTask;
+            }
+
             document.Paths.Add(LivePath, Probe(document, "HealthLive", "Liveness: the process answers (PostgreSQL is not asked)."));
             document.Paths.Add(ReadyPath, Probe(document, "HealthReady", "Readiness: the process can also reach PostgreSQL, so it may take traffic."));
             return Task.CompletedTask;
@@ -34,8 +41,8 @@ public static class HealthEndpoints
     // Live: the process answers. Ready: it can also reach PostgreSQL, so it may take traffic.
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).WithMetadata(ManagementPort.Only);
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) }).WithMetadata(ManagementPort.Only);
         return app;
     }
 

@@ -69,7 +69,8 @@ public static class HostingExtensions
         {
             // InvalidOperationException: a value the binder cannot convert, e.g. Smtp__Port=abc
             var failures = (ex is AggregateException aggregate ? aggregate.InnerExceptions : [ex])
-                .SelectMany(e => e is OptionsValidationException validation ? validation.Failures : [e.Message]);
+                .SelectMany(e => e is OptionsValidationException validation ? validation.Failures : [e.Message])
+                .Distinct(); // an options class another one reads (Smtp, read by Outbox) fails in both
             foreach (var failure in failures)
             {
                 Console.Error.WriteLine($"Configuration error: {failure}");

@@ -74,7 +74,7 @@ public static class Observability
     public static WebApplication MapObservability(this WebApplication app)
     {
         app.MapOpenApi();
-        app.MapPrometheusScrapingEndpoint();
+        app.MapPrometheusScrapingEndpoint().WithMetadata(ManagementPort.Only);
         if (app.Environment.IsDevelopment())
         {
             app.MapScalarApiReference();

@@ -91,4 +91,38 @@ public class ConfigurationTests
         Assert.StartsWith("Configuration error:", stderr);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("newsletter@localhost")]
+    [InlineData("News <news@mailhost>")]
+    [InlineData("News <news@box.local>")]
+    public async Task A_production_start_without_a_real_sender_stops_with_one_clear_line(string? from)
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["Smtp__From"] = from,
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith("Configuration error: Smtp__From must be set in Production to the newsletter's real sender", line);
+    }
+
+    [Fact]
+    public async Task A_production_start_without_a_public_base_url_stops_with_one_clear_line()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["Subscriptions__PublicBaseUrl"] = null,
+        });
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Equal(
+            "Configuration error: Subscriptions__PublicBaseUrl must be set in Production: links in mails need the public address, e.g. https://news.example.com.",
+            line);
+    }
 }

@@ -20,7 +20,7 @@ public sealed class MailServer : IAsyncDisposable
 
     // Host ports are chosen here, not by the engine, so they stay the same across a stop and a
     // start: the fault tests stop the server, and the service keeps its SMTP settings.
-    public MailServer() => _container = new ContainerBuilder(Image)
+    public MailServer() => _container = ContainerEngine.Ready(new ContainerBuilder(Image))
         .WithEnvironment("MAILDEV_SMTP_PORT", SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
         .WithEnvironment("MAILDEV_WEB_PORT", ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
         .WithPortBinding(LocalNetworking.FreePort(), SmtpPort)

@@ -23,6 +23,7 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         // The host port is chosen here, not by the engine, so it stays the same across a stop and
         // a start: the outage tests stop the server, and the service keeps its connection string.
+        ContainerEngine.EnsureAvailable();
         var builder = new PostgreSqlBuilder(Image)
             .WithPortBinding(LocalNetworking.FreePort(), Port)
             .WithLocalNetworking();

@@ -5,14 +5,21 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 /// <summary>Runs the built service as its own process, as an operator would start it.</summary>
 public static class ServiceProcess
 {
+    /// <summary>What Production requires beside the connection string; a test sets one to null to leave it out.</summary>
+    public static readonly IReadOnlyDictionary<string, string> ProductionSettings = new Dictionary<string, string>
+    {
+        ["Smtp__From"] = "Newsletter <newsletter@example.com>",
+        ["Subscriptions__PublicBaseUrl"] = "https://news.example.com",
+    };
+
     public static async Task<(int ExitCode, string StandardOutput, string StandardError)> RunAsync(
-        IEnumerable<string> arguments, Dictionary<string, string?> environment, TimeSpan? timeout = null)
+        IEnumerable<string> arguments, Dictionary<string, string?> environment, TimeSpan? timeout = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         foreach (var argument in arguments)
@@ -28,9 +35,14 @@ public static class ServiceProcess
         }
 
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        foreach (var (key, value) in environment)
+        foreach (var (key, value) in ProductionSettings)
         {
             start.Environment[key] = value;
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            Set(start, key, value);
         }
 
         using var process = Process.Start(start)!;
@@ -49,6 +61,19 @@ public static class ServiceProcess
 
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>A variable for the child process; null leaves it out altogether (not an empty value).</summary>
+    internal static void Set(ProcessStartInfo start, string key, string? value)
+    {
+        if (value is null)
+        {
+            start.Environment.Remove(key);
+        }
+        else
+        {
+            start.Environment[key] = value;
+        }
+    }
 }
 
 /// <summary>The built service running as its own process on a free loopback port, until disposed.</summary>
@@ -56,33 +81,56 @@ public sealed class RunningService : IAsyncDisposable
 {
     readonly Process _process;
 
-    RunningService(Process process, Uri baseAddress)
+    RunningService(Process process, Uri baseAddress, Uri? managementAddress)
     {
         _process = process;
         BaseAddress = baseAddress;
+        ManagementAddress = managementAddress;
     }
 
     public Uri BaseAddress { get; }
 
+    /// <summary>Where /metrics and the probes answer when the service was started with a management port.</summary>
+    public Uri? ManagementAddress { get; }
+
     public HttpClient CreateHttpClient() => new(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = BaseAddress };
 
-    public static async Task<RunningService> StartAsync(Dictionary<string, string?> environment)
-    {
-        int port;
-        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        }
+    public HttpClient CreateManagementClient() =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = ManagementAddress ?? throw new InvalidOperationException("started without a management port") };
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+    /// <param name="managementPort">Also listen on a management port of its own (Management__Urls on another free loopback port).</param>
+    /// <param name="workingDirectory">Where it is started from; the folder of the built service unless given.</param>
+    public static async Task<RunningService> StartAsync(Dictionary<string, string?> environment, bool managementPort = false, string? workingDirectory = null)
+    {
+        var port = LocalNetworking.FreePort();
+        var management = managementPort ? new Uri($"http://127.0.0.1:{LocalNetworking.FreePort()}/") : null;
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
+        };
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Smtp__From"] = ServiceProcess.ProductionSettings["Smtp__From"];
+        start.Environment["Subscriptions__PublicBaseUrl"] = $"http://127.0.0.1:{port}";
+        if (management is not null)
+        {
+            start.Environment["Management__Urls"] = management.GetLeftPart(UriPartial.Authority);
+        }
+
         foreach (var (key, value) in environment)
         {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            ServiceProcess.Set(start, key.Replace(":", "__", StringComparison.Ordinal), value);
+        }
+
+        // a test that names its own management URLs is waited for on the first of them
+        if (managementPort && start.Environment["Management__Urls"] is { } urls)
+        {
+            management = new Uri(urls.Split(';')[0].TrimEnd('/') + "/");
         }
 
         var process = Process.Start(start)!;
@@ -90,8 +138,8 @@ public sealed class RunningService : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var service = new RunningService(process, new Uri($"http://127.0.0.1:{port}/"));
-        using var client = service.CreateHttpClient();
+        var service = new RunningService(process, new Uri($"http://127.0.0.1:{port}/"), management);
+        using var client = management is null ? service.CreateHttpClient() : service.CreateManagementClient();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
