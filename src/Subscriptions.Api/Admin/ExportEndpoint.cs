@@ -7,6 +7,7 @@ using CsvHelper;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Data;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Hosting;
@@ -57,7 +58,7 @@ public static class ExportEndpoint
     }
 
     static async Task<Results<EmptyHttpResult, ValidationProblem>> Export(
-        HttpContext http, NpgsqlDataSource dataSource, UnsubscribeLinks unsubscribeLinks, ManageLinks manageLinks, TimeProvider clock,
+        HttpContext http, ReadOnlyDatabase reads, UnsubscribeLinks unsubscribeLinks, ManageLinks manageLinks, TimeProvider clock,
         string? format, string? list, string? status, DateTimeOffset? since)
     {
         format ??= "csv";
@@ -83,7 +84,8 @@ public static class ExportEndpoint
         }
 
         var cancellationToken = http.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // The replica when one is configured; its replay time goes into the response's headers.
+        await using var connection = await reads.OpenAsync(http.Response, cancellationToken);
         // Held ones only when asked for. The text stays under PostgreSQL's track_activity_query_size
         // (1,024 bytes), so pg_stat_activity shows it whole (ExportStreamingTests looks for it there).
         await using var command = new NpgsqlCommand("""
