@@ -52,6 +52,7 @@ public static class ExportEndpoint
     {
         admin.MapGet("/export", Export)
             .WithName("Export")
+            .ReadsReplica()
             .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.")
             .Produces<string>(StatusCodes.Status200OK, "text/csv", "application/x-ndjson");
         return admin;

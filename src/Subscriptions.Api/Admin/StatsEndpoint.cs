@@ -28,6 +28,7 @@ public static class StatsEndpoint
     {
         admin.MapGet("/stats", GetStats)
             .WithName("Stats")
+            .ReadsReplica()
             .WithSummary("Per list: subscriptions by status and the last 24 hours' funnel (signups, reminders, confirmations, those after a reminder); the outbox's state; "
                 + "the funnel per list and source over the last `days` (default 30): signups, confirmations, rate, after the reminder, time to confirm; refused signups by reason.");
         return admin;

@@ -230,6 +230,18 @@ public sealed class ReplicaReadTests(ReplicaFixture fixture) : IClassFixture<Rep
         primaryOnly.AssertNoErrorsLogged();
     }
 
+    [Theory]
+    [InlineData("/api/admin/export")]
+    [InlineData("/api/admin/stats")]
+    public async Task The_api_document_names_the_replica_headers(string path)
+    {
+        var document = await _client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+
+        var headers = document.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("responses").GetProperty("200").GetProperty("headers");
+        Assert.Equal("date-time", headers.GetProperty(ReplicaState.ReplayedAtHeader).GetProperty("schema").GetProperty("format").GetString());
+        Assert.Equal("number", headers.GetProperty(ReplicaState.LagHeader).GetProperty("schema").GetProperty("type").GetString());
+    }
+
     async Task SignUp(string email)
     {
         var response = await _client.PostAsJsonAsync("/api/subscriptions", new { email, consent = true });

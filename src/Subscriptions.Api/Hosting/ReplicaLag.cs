@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using Npgsql;
-using Subscriptions.Api.Hosting;
+using Subscriptions.Api.Data;
 
-namespace Subscriptions.Api.Data;
+namespace Subscriptions.Api.Hosting;
 
 /// <summary>
 /// Watches the read-only database (when one is configured) every <see cref="Interval"/> and
