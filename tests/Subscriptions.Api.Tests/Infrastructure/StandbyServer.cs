@@ -128,9 +128,20 @@ public sealed class StandbyServer : IAsyncDisposable
         await primary.OpenAsync();
         var written = await primary.ExecuteScalarAsync<string>("SELECT pg_current_wal_insert_lsn()::text");
         await using var connection = await OpenAsync();
-        await Eventually.TrueAsync(
-            () => connection.ExecuteScalarAsync<bool>("SELECT pg_last_wal_replay_lsn() >= @written::pg_lsn", new { written }),
-            timeout ?? TimeSpan.FromSeconds(30), $"the standby replays up to {written}");
+        try
+        {
+            await Eventually.TrueAsync(
+                () => connection.ExecuteScalarAsync<bool>("SELECT pg_last_wal_replay_lsn() >= @written::pg_lsn", new { written }),
+                timeout ?? TimeSpan.FromSeconds(30), $"the standby replays up to {written}");
+        }
+        catch (Xunit.Sdk.XunitException)
+        {
+            // replay waits for the standby's own queries that hold what it must change (max_standby_streaming_delay)
+            var sessions = await connection.QueryAsync<string>("""
+                SELECT concat_ws(' | ', pid, backend_type, state, wait_event_type, wait_event, xact_start, left(query, 120)) FROM pg_stat_activity
+                """);
+            Assert.Fail($"the standby did not replay up to {written}; its sessions:\n{string.Join('\n', sessions)}");
+        }
     }
 
     /// <summary>Waits until the WAL the primary wrote so far has arrived, though replay is paused. (Testcontainers'
