@@ -79,6 +79,12 @@ public sealed class ReplicaReadTests(ReplicaFixture fixture) : IClassFixture<Rep
         // An ACCESS EXCLUSIVE lock taken on the primary is replayed on the standby, where it holds
         // readers back too: while it lasts, the export's query waits, in sight in pg_stat_activity
         // of the server that runs it.
+        await using var replica = new Npgsql.NpgsqlConnection(fixture.ReadOnlyConnectionString);
+        await replica.OpenAsync();
+        // no earlier reader on the standby may still hold the table, or replay waits for it (max_standby_streaming_delay)
+        await Eventually.TrueAsync(async () => await replica.ExecuteScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'subscriptions'::regclass AND pid <> pg_backend_pid()") == 0,
+            TimeSpan.FromSeconds(30), "no reader holds subscriptions on the standby");
         await using var locker = await fixture.Database.OpenConnectionAsync();
         await using var lockHeld = await locker.BeginTransactionAsync();
         await locker.ExecuteAsync("LOCK TABLE subscriptions IN ACCESS EXCLUSIVE MODE", transaction: lockHeld);
@@ -88,8 +94,6 @@ public sealed class ReplicaReadTests(ReplicaFixture fixture) : IClassFixture<Rep
             SELECT count(*) FROM pg_stat_activity
             WHERE state = 'active' AND backend_type = 'client backend' AND query LIKE '%FROM subscriptions sub%ORDER BY sub.id%' AND pid <> pg_backend_pid()
             """;
-        await using var replica = new Npgsql.NpgsqlConnection(fixture.ReadOnlyConnectionString);
-        await replica.OpenAsync();
         var export = _admin.GetAsync("/api/admin/export");
         await Eventually.TrueAsync(async () => await replica.ExecuteScalarAsync<long>(exporting) == 1, TimeSpan.FromSeconds(15), "the export's query on the replica");
         Assert.Equal(0, await Primary<long>(exporting));
