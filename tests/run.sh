@@ -13,6 +13,12 @@ if ! docker info >/dev/null 2>&1; then
   export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 
+# PostgreSQL's own binaries (Debian's, the tests' server version) for the hot standby the replica tests stream
+# to from the Testcontainers primary (tests/.../Infrastructure/StandbyServer.cs); PG_BINDIR names others.
+if [ -z "${PG_BINDIR:-}" ] && [ ! -x /usr/lib/postgresql/15/bin/pg_basebackup ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
+
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
 if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Data;
 using Subscriptions.Api.Kernel;
 using Subscriptions.Api.Signup;
 using Subscriptions.Api.Hosting;
@@ -24,13 +25,14 @@ public static class ExportEndpoint
     {
         admin.MapGet("/export", Export)
             .WithName("Export")
+            .ReadsReplica()
             .WithSummary("Streams subscribers as CSV or NDJSON, with consent evidence and an unsubscribe URL per row.")
             .Produces<string>(StatusCodes.Status200OK, "text/csv", "application/x-ndjson");
         return admin;
     }
 
     static async Task<Results<EmptyHttpResult, ValidationProblem>> Export(
-        HttpContext http, NpgsqlDataSource dataSource, UnsubscribeLinks unsubscribeLinks, ManageLinks manageLinks, TimeProvider clock,
+        HttpContext http, ReadOnlyDatabase reads, UnsubscribeLinks unsubscribeLinks, ManageLinks manageLinks, TimeProvider clock,
         string? format, string? list, string? status, DateTimeOffset? since)
     {
         format ??= "csv";
@@ -56,7 +58,8 @@ public static class ExportEndpoint
         }
 
         var cancellationToken = http.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // The replica when one is configured; its replay time goes into the response's headers.
+        await using var connection = await reads.OpenAsync(http.Response, cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(ExportQuery.SetFilters,
             // to the microsecond, cut as Npgsql cuts a DateTime parameter (PostgreSQL would round the 7th digit)

@@ -3,6 +3,7 @@ using System.Globalization;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Subscriptions.Api.Data;
 using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 
@@ -27,23 +28,29 @@ public static class StatsEndpoint
     {
         admin.MapGet("/stats", GetStats)
             .WithName("Stats")
+            .ReadsReplica()
             .WithSummary("Per list: subscriptions by status and the last 24 hours' funnel (signups, reminders, confirmations, those after a reminder); the outbox's state; "
                 + "the funnel per list and source over the last `days` (default 30): signups, confirmations, rate, after the reminder, time to confirm; refused signups by reason.");
         return admin;
     }
 
     static async Task<Results<Ok<Stats>, ValidationProblem>> GetStats(
-        HttpRequest request, NpgsqlDataSource dataSource, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
+        HttpContext http, NpgsqlDataSource dataSource, ReadOnlyDatabase reads, TimeProvider clock, AttributionSources sources, SubscriptionsMetrics metrics,
         [Description("The funnel's window in whole days, 1 to 366 (default 30).")] string? days,
         CancellationToken cancellationToken)
     {
-        if (Window(days, request.Query.ContainsKey("days")) is not { } window)
+        if (Window(days, http.Request.Query.ContainsKey("days")) is not { } window)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days is a whole number from 1 to {FunnelStats.MaxDays}."] });
         }
 
         var now = clock.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Counts and the funnel scan the ledger: the replica's work when one is configured. The
+        // outbox is the dispatcher's live state, cheap to read and the same the primary's /metrics
+        // show, so it comes from the primary.
+        await using var connection = await reads.OpenAsync(http.Response, cancellationToken);
+        await using var primaryConnection = reads.IsReplica ? await dataSource.OpenConnectionAsync(cancellationToken) : null;
+        var outbox = primaryConnection ?? connection;
         var lists = (await connection.QueryAsync<ListStats>(new CommandDefinition("""
             SELECT l.slug AS List,
                    count(sub.id) FILTER (WHERE sub.status = 'pending') AS Pending,
@@ -68,8 +75,8 @@ public static class StatsEndpoint
             ORDER BY l.slug
             """, new { since = now.AddDays(-1) }, cancellationToken: cancellationToken))).ToList();
 
-        var depth = await OutboxSql.QueueDepthAsync(connection, cancellationToken);
-        var dead = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+        var depth = await OutboxSql.QueueDepthAsync(outbox, cancellationToken);
+        var dead = await outbox.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL", cancellationToken: cancellationToken));
         var funnel = await FunnelStats.ReadAsync(connection, sources, now.AddDays(-window), now, cancellationToken);
         var oldest = depth.Min(d => d.OldestCreatedAt);

@@ -52,6 +52,14 @@ public static class DatabaseExtensions
                 dataSource.ConnectionStringBuilder.NoResetOnClose = true;
             }
         });
+        // The long reads (export, stats) from a hot standby when one is configured (its lag: Hosting/ReplicaLag).
+        builder.Services.AddOptions<ReadOnlyDatabaseOptions>()
+            .Configure<IConfiguration>((o, configuration) => o.ConnectionString = configuration.GetConnectionString(ReadOnlyDatabase.ConnectionStringName))
+            .Validate(o => string.IsNullOrWhiteSpace(o.ConnectionString) || IsWellFormed(o.ConnectionString),
+                $"ConnectionStrings__{ReadOnlyDatabase.ConnectionStringName} is not a valid Npgsql connection string.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<ReadOnlyDatabase>();
+
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddSingleton<ServiceKeys>();
 

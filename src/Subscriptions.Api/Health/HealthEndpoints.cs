@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Subscriptions.Api.Hosting;
@@ -15,7 +16,9 @@ public static class HealthEndpoints
 
     public static IServiceCollection AddHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddNpgSql(name: "postgresql", tags: [ReadyTag]);
+        services.AddHealthChecks()
+            .AddNpgSql(name: "postgresql", tags: [ReadyTag])
+            .AddCheck<ReplicaHealthCheck>("postgresql-replica", HealthStatus.Degraded, [ReadyTag]);
 
         // An unready probe is the signal itself, and every request and worker that meets the
         // outage logs it as a Warning; the health check service would add an Error per probe,
@@ -32,7 +35,7 @@ public static class HealthEndpoints
             }
 
             document.Paths.Add(LivePath, Probe(document, "HealthLive", "Liveness: the process answers (PostgreSQL is not asked)."));
-            document.Paths.Add(ReadyPath, Probe(document, "HealthReady", "Readiness: the process can also reach PostgreSQL, so it may take traffic."));
+            document.Paths.Add(ReadyPath, Probe(document, "HealthReady", "Readiness: the process can also reach PostgreSQL, so it may take traffic (Degraded: the read-only database, export's and stats' replica, cannot be reached)."));
             return Task.CompletedTask;
         }));
         return services;

@@ -44,6 +44,7 @@ public static class Observability
                 return Task.CompletedTask;
             });
             options.AddRetryAfterHeaders();
+            options.AddReplicaHeaders();
             options.AddErrorPages();
         });
 
@@ -56,6 +57,9 @@ public static class Observability
             .AddRuntimeInstrumentation()
             .AddMeter("Npgsql", SubscriptionsMetrics.MeterName)
             .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+
+        // The read-only database's lag, checked in the background: a scrape must not wait for a database.
+        builder.Services.AddHostedService<ReplicaLag>();
 
         // Production logs are one JSON object per line, with the trace and request ids in scope.
         if (!builder.Environment.IsDevelopment())

@@ -76,6 +76,36 @@ public static class OpenApiConventions
             return Task.CompletedTask;
         });
 
+    /// <summary>Marks an endpoint that reads the read-only database (<see cref="ReadOnlyDatabase"/>), whose 200 carries its state.</summary>
+    public static TBuilder ReadsReplica<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ReadsReplicaMetadata());
+
+    sealed record ReadsReplicaMetadata;
+
+    /// <summary>The 200 of an endpoint that reads the replica documents the replica's headers (<see cref="ReplicaState"/>).</summary>
+    public static OpenApiOptions AddReplicaHeaders(this OpenApiOptions options) =>
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ReadsReplicaMetadata>().Any()
+                && operation.Responses?.GetValueOrDefault("200") is OpenApiResponse ok)
+            {
+                ok.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                ok.Headers[ReplicaState.ReplayedAtHeader] = new OpenApiHeader
+                {
+                    Description = "With ConnectionStrings__SubscriptionsReadOnly: the primary's commit time of the last transaction the replica replayed (RFC 3339, UTC); everything committed until then is in the answer. Absent before the replica's first replay since it started.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+                };
+                ok.Headers[ReplicaState.LagHeader] = new OpenApiHeader
+                {
+                    Description = "With ConnectionStrings__SubscriptionsReadOnly: seconds the replica is behind; 0 while it streams and has replayed all it received.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.Number },
+                };
+            }
+
+            return Task.CompletedTask;
+        });
+
     /// <summary>
     /// Every error a browser may be shown as a hosted page (<see cref="BrowserOrScript.PageStatuses"/>)
     /// is documented as text/html beside its problem details.

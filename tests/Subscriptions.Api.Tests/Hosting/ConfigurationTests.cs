@@ -26,6 +26,19 @@ public class ConfigurationTests
         Assert.Equal("Configuration error: ConnectionStrings__Subscriptions is not a valid Npgsql connection string.", stderr.TrimEnd());
     }
 
+    [Fact]
+    public async Task A_malformed_read_only_connection_string_stops_the_process_with_one_clear_line()
+    {
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync([], new()
+        {
+            ["ConnectionStrings__Subscriptions"] = SomeDatabase,
+            ["ConnectionStrings__SubscriptionsReadOnly"] = "Hots=oops;;=",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("Configuration error: ConnectionStrings__SubscriptionsReadOnly is not a valid Npgsql connection string.", stderr.TrimEnd());
+    }
+
     [Theory]
     [InlineData("not a url")]
     [InlineData("/relative/path")]

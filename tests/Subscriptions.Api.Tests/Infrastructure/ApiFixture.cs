@@ -72,11 +72,19 @@ public sealed class ApiFixture : IAsyncLifetime
     /// <summary>Empties what tests write; the migrated schema and the default list stay.</summary>
     public async Task ResetAsync()
     {
+        await EmptyAsync(Database);
+        App.Services.GetRequiredService<SignupLists>().Invalidate();
+        await Mail.ClearAsync();
+    }
+
+    /// <summary>The one place that knows what tests write, for every fixture's reset.</summary>
+    public static async Task EmptyAsync(NpgsqlDataSource database)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await using var connection = await Database.OpenConnectionAsync();
+                await using var connection = await database.OpenConnectionAsync();
                 await connection.ExecuteAsync("""
                     TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints,
                         suppressions, bounce_events, bounce_webhook_nonces RESTART IDENTITY CASCADE;
@@ -91,9 +99,6 @@ public sealed class ApiFixture : IAsyncLifetime
                 // the service's mail dispatcher held a row the TRUNCATE needed: try again
             }
         }
-
-        App.Services.GetRequiredService<SignupLists>().Invalidate();
-        await Mail.ClearAsync();
     }
 
     public async Task DisposeAsync()

@@ -7,10 +7,11 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 public static class ExternalTool
 {
     /// <summary>Runs it to the end; fails the test if it takes longer than the timeout.</summary>
+    /// <param name="userName">Another user to run it as (PostgreSQL's server programs refuse root); the test host must be root then.</param>
     public static async Task<(int ExitCode, string Output)> RunAsync(
-        string fileName, IEnumerable<string> arguments, TimeSpan timeout, Dictionary<string, string>? environment = null)
+        string fileName, IEnumerable<string> arguments, TimeSpan timeout, Dictionary<string, string>? environment = null, string? userName = null)
     {
-        using var process = Start(fileName, arguments, environment, out var output);
+        using var process = Start(fileName, arguments, environment, userName, out var output);
         using var cancel = new CancellationTokenSource(timeout);
         try
         {
@@ -28,15 +29,18 @@ public static class ExternalTool
 
     /// <summary>Starts a long-running one (a server) and keeps its output; dispose the result to stop it.</summary>
     public static RunningTool Start(string fileName, IEnumerable<string> arguments) =>
-        new(Start(fileName, arguments, null, out var output), output);
+        new(Start(fileName, arguments, null, null, out var output), output);
 
-    static Process Start(string fileName, IEnumerable<string> arguments, Dictionary<string, string>? environment, out StringBuilder output)
+    static Process Start(
+        string fileName, IEnumerable<string> arguments, Dictionary<string, string>? environment, string? userName, out StringBuilder output)
     {
         var start = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = RepositoryPaths.Root,
+            // another user may not be allowed into the repository
+            WorkingDirectory = userName is null ? RepositoryPaths.Root : Path.GetTempPath(),
+            UserName = userName,
         };
         foreach (var argument in arguments)
         {

@@ -37,6 +37,21 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Stops the server as an operator would (a fast shutdown); its data stays for the next start.</summary>
     public Task StopAsync() => _container.StopAsync();
 
+    /// <summary>
+    /// Lets a standby stream from this server (<see cref="StandbyServer"/>): the image's pg_hba.conf
+    /// admits every database but not replication, so a line for it is added and the file reloaded.
+    /// wal_level (replica) and max_wal_senders (10) are PostgreSQL's defaults already.
+    /// </summary>
+    public async Task AllowReplicationAsync()
+    {
+        var result = await _container.ExecAsync(["sh", "-c", "echo 'host replication all all scram-sha-256' >> \"$PGDATA/pg_hba.conf\""]);
+        Assert.True(result.ExitCode == 0, $"pg_hba.conf: {result.Stderr}");
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_reload_conf()", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>A new empty database on the same server, for tests that need a fresh schema.</summary>
     public async Task<string> CreateDatabaseAsync()
     {
