@@ -27,6 +27,9 @@ builder.AddDatabase();
 // OpenAPI document, Prometheus metrics, JSON logs in production.
 builder.AddObservability();
 
+// OpenTelemetry traces and metrics over OTLP, only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+builder.AddTracing();
+
 // Every error a caller sees is RFC 9457 problem details, or a hosted page in the reader's language when a
 // browser asks (Pages/BrowserOrScript decides); a database outage is 503 with Retry-After.
 builder.Services.AddHostedPages();
