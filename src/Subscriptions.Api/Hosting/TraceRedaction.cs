@@ -9,7 +9,8 @@ namespace Subscriptions.Api.Hosting;
 /// and manage links' tokens, the admin routes' {email}. A path with route values is recorded as its
 /// route template instead (/confirm/{token}); a path no route matched, which may be a mistyped link,
 /// not at all. The query string's values are already redacted by the instrumentation (url.query
-/// "?token=Redacted"); the user agent, which consent evidence counts as personal, is dropped.
+/// "?token=Redacted"); the user agent, which consent evidence counts as personal, is dropped, as
+/// is the client's address should the instrumentation ever record one.
 /// </summary>
 static class TraceRedaction
 {
@@ -25,7 +26,10 @@ static class TraceRedaction
             activity.SetTag("url.path", Template(pattern));
         }
 
+        // personal data, which the instrumentation does not record by default: kept out should that change
         activity.SetTag("user_agent.original", null);
+        activity.SetTag("client.address", null);
+        activity.SetTag("network.peer.address", null);
     }
 
     /// <summary>

@@ -114,6 +114,8 @@ public sealed class TracingTests(ApiFixture fixture, ReceiverFixture receivers, 
         Assert.DoesNotContain(said, v => v.Contains(email.Split('@')[0], StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(said, v => v.Contains(token, StringComparison.Ordinal));
         Assert.DoesNotContain(said, v => v.Contains("hooks/traced", StringComparison.Ordinal));
+        Assert.DoesNotContain(spans.Where(s => s.Kind == Server).SelectMany(s => s.Attributes.Keys),
+            key => key is "client.address" or "network.peer.address" or "user_agent.original");
 
         // the metrics go the same way (Prometheus's /metrics stays as it is)
         await Eventually.TrueAsync(async () => (await otlp.MetricNamesAsync()).Contains("subscriptions.signups"), TimeSpan.FromSeconds(20), "metrics over OTLP");
