@@ -26,12 +26,14 @@ end
 LUA
 run() { # $1 = name, $2 = checkout, $3 = database
   ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=$3;Username=postgres;Maximum Pool Size=64" \
-  Smtp__Host= Admin__ApiKey=bench-admin-key-0123456789 Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT \
+  Smtp__Host= Smtp__From="Bench <news@bench.example>" Admin__ApiKey=bench-admin-key-0123456789 Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT \
   ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning Signup__MinimumResponseTime=00:00:00 \
   RateLimits__Signup__Burst=1000000000 RateLimits__Signup__PerMinute=1000000000 OTEL_EXPORTER_OTLP_ENDPOINT= \
     dotnet "$2/src/Subscriptions.Api/bin/Release/net10.0/Subscriptions.Api.dll" --urls "http://127.0.0.1:$APP_PORT" >>"$WORK/app.log" 2>&1 &
   APP_PID=$!
-  until curl -sf "http://127.0.0.1:$APP_PORT/health/ready" >/dev/null; do sleep 0.05; done
+  until curl -sf "http://127.0.0.1:$APP_PORT/health/ready" >/dev/null; do
+    kill -0 "$APP_PID" 2>/dev/null || { tail -5 "$WORK/app.log"; exit 1; }; sleep 0.05
+  done
   wrk -t2 -c32 -d10s -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" >/dev/null # warm-up (tiered compilation)
   printf '%s %s\n' "$1" "$(wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/signup.lua" "http://127.0.0.1:$APP_PORT" | awk '/Requests\/sec/ {print $2}')" | tee -a "$WORK/rps"
   kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true; APP_PID=
