@@ -31,13 +31,17 @@ fi
 
 # OpenAPI checkers independent of .NET: a validator of the document itself, and Prism, a proxy
 # that checks real requests and responses against it.
-# And the Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run.
+# And the Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run;
+# and the official OTLP protobuf definitions, compiled (otlp-transformer 0.57 ships them with
+# protobufjs; later releases do not), for the OTLP receiver.
 if [ ! -f tests/.tools/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js ] \
    || [ ! -f tests/.tools/node_modules/@stoplight/prism-cli/dist/index.js ] \
-   || [ ! -f tests/.tools/node_modules/standardwebhooks/package.json ]; then
+   || [ ! -f tests/.tools/node_modules/standardwebhooks/package.json ] \
+   || [ ! -f tests/.tools/node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js ]; then
   command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
   npm install --silent --no-fund --no-audit --prefix tests/.tools \
-    @seriousme/openapi-schema-validator@2.11.0 @stoplight/prism-cli@5.16.0 standardwebhooks@1.1.1 >/dev/null
+    @seriousme/openapi-schema-validator@2.11.0 @stoplight/prism-cli@5.16.0 standardwebhooks@1.1.1 \
+    @opentelemetry/otlp-transformer@0.57.2 >/dev/null
 fi
 
 # The repository's .NET tools (.config/dotnet-tools.json): Kiota, which generates a client from the document.

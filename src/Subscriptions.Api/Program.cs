@@ -35,6 +35,9 @@ builder.AddObservability();
 // Management__Urls: /metrics and the health probes on a port of their own, not on the public URLs.
 builder.AddManagementPort();
 
+// OpenTelemetry traces and metrics over OTLP, only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+builder.AddTracing();
+
 // Every error a caller sees is RFC 9457 problem details, or a hosted page in the reader's language when a
 // browser asks (Pages/BrowserOrScript decides); a database outage is 503 with Retry-After.
 builder.Services.AddHostedPages();

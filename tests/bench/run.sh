@@ -88,7 +88,7 @@ values = {"email": "('b' || :n || '@example.org')", "emailAsTyped": "('b' || :n 
           "locale": "NULL::text", "now": "now()", "ip": "'127.0.0.1'", "userAgent": "'pgbench'", "source": "NULL::text",
           "slugs": "ARRAY['news']", "mailLanguage": "'en'", "resendInterval": "interval '10 minutes'", "dailyLimit": "5",
           "addressHash": "'\\x00'::bytea", "status": "'pending'",
-          "utmSource": "NULL::text", "utmMedium": "NULL::text", "utmCampaign": "NULL::text"}
+          "utmSource": "NULL::text", "utmMedium": "NULL::text", "utmCampaign": "NULL::text", "traceparent": "NULL::text"}
 sql = re.sub(r"@(\w+)", lambda m: values[m.group(1)], sql)
 open(sys.argv[2], "w").write("\\set n random(1, 2000000000)\nBEGIN;\n" + sql + "\nCOMMIT;\n")
 PY

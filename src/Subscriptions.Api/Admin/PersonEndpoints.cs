@@ -80,7 +80,10 @@ public static class PersonEndpoints
     // subscriber's, else the list's), and a ledger row saying an editor asked for it; a mail already
     // waiting stays the one.
     const string ResendSql = """
-        WITH pending AS (
+        WITH traced AS (
+            SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true) -- the request's trace, for the mails (0018)
+        ),
+        pending AS (
             SELECT sub.id, sub.list_id,
                    coalesce((SELECT o.locale FROM outbox o WHERE o.subscription_id = sub.id AND o.kind IN ('confirmation', 'reminder')
                              ORDER BY o.id DESC LIMIT 1),
@@ -93,7 +96,7 @@ public static class PersonEndpoints
             SELECT id, list_id, 'resend_requested', @now, 'admin' FROM pending
         )
         INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
-        SELECT id, 'confirmation', language, @now, @now FROM pending
+        SELECT id, 'confirmation', language, @now, @now FROM pending, traced
         ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
         """;
 
@@ -149,7 +152,7 @@ public static class PersonEndpoints
         var locale = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
             "SELECT locale FROM subscribers WHERE id = @subscriberId", new { subscriberId }, transaction, cancellationToken: cancellationToken));
         var language = locale is null ? null : Languages.Choose(locale, [], null);
-        await connection.ExecuteAsync(new CommandDefinition(ResendSql, new { subscriberId, now, language }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(ResendSql, new { subscriberId, now, language, traceparent = Tracing.CurrentTraceparent }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         signal.Raise();
         return TypedResults.Accepted($"/api/admin/subscribers/{Uri.EscapeDataString(normalized)}", new ResendQueued("queued", caps.PendingLists));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -79,7 +80,7 @@ public static class ConfirmationEndpoints
         var linkLanguage = Languages.UseLinkLanguage(request, lang);
         var hash = Token.Hash(token);
         var now = clock.GetUtcNow();
-        (string Slug, string? ConfirmedUrl, DateTime SignedUpAt, string? UtmSource, bool Reminded)? confirmed = null;
+        (string Slug, string? ConfirmedUrl, DateTime SignedUpAt, string? UtmSource, bool Reminded, string? SignupTraceparent)? confirmed = null;
         if (hash is not null)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -87,8 +88,12 @@ public static class ConfirmationEndpoints
             // One statement: the token is spent, the subscription confirmed, the ledger written
             // (and with it the webhook events) and the list's welcome mail queued together, or
             // nothing happens at all.
-            confirmed = await connection.QuerySingleOrDefaultAsync<(string, string?, DateTime, string?, bool)?>(new CommandDefinition("""
-                WITH spent AS (
+            confirmed = await connection.QuerySingleOrDefaultAsync<(string, string?, DateTime, string?, bool, string?)?>(new CommandDefinition("""
+                WITH traced AS (
+                    -- the request's trace context, for the welcome mail and the ledger trigger's webhook events (0018)
+                    SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true)
+                ),
+                spent AS (
                     UPDATE tokens SET used_at = @now
                     WHERE hash = @hash AND purpose = 'confirm' AND used_at IS NULL AND expires_at > @now
                     RETURNING subscription_id
@@ -101,24 +106,35 @@ public static class ConfirmationEndpoints
                 ),
                 recorded AS (
                     INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
-                    SELECT id, list_id, 'confirmed', @now FROM confirmed
+                    SELECT id, list_id, 'confirmed', @now FROM confirmed, traced
                 ),
                 welcomed AS (
                     INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
                     SELECT c.id, 'welcome',
                            coalesce((SELECT o.locale FROM outbox o WHERE o.subscription_id = c.id ORDER BY o.id DESC LIMIT 1), 'en'),
                            @now, @now
-                    FROM confirmed c JOIN lists l ON l.id = c.list_id
+                    FROM confirmed c JOIN lists l ON l.id = c.list_id CROSS JOIN traced
                     WHERE l.welcome
                     ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 )
-                SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source, confirmed.reminded
+                SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source, confirmed.reminded,
+                       -- the trace of the signup (or admin resend) that sent the confirmation mail, when traced
+                       CASE WHEN @traceparent IS NOT NULL THEN
+                           (SELECT o.traceparent FROM outbox o WHERE o.subscription_id = confirmed.id AND o.kind = 'confirmation'
+                            ORDER BY o.id DESC LIMIT 1) END
                 FROM confirmed JOIN lists l ON l.id = confirmed.list_id
-                """, new { hash, now }, cancellationToken: cancellationToken));
+                """, new { hash, now, traceparent = Tracing.CurrentTraceparent }, cancellationToken: cancellationToken));
         }
 
         if (confirmed is { } done)
         {
+            // Days may pass between signup and click: a new trace, linked to the signup's rather than
+            // made its child, so that neither trace lasts for days and an operator can go from one to the other.
+            if (Tracing.Parse(done.SignupTraceparent) is { } signup)
+            {
+                Activity.Current?.AddLink(new ActivityLink(signup));
+            }
+
             metrics.Confirmed(done.Slug, done.UtmSource, new DateTimeOffset(DateTime.SpecifyKind(done.SignedUpAt, DateTimeKind.Utc)), now, done.Reminded);
             signal.Raise();
             return BrowserOrScript.WantsPage(request.HttpContext)

@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Confirmation;
@@ -54,6 +55,8 @@ public sealed partial class ReminderJob(
     /// <returns>How many reminders were queued, or null when another instance holds the lock.</returns>
     public async Task<int?> QueueRemindersAsync(CancellationToken cancellationToken)
     {
+        // a trace of its own, which the reminders' deliveries join
+        using var run = Tracing.Source.StartActivity("reminders queue");
         var now = clock.GetUtcNow();
         var settings = options.Value;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -65,7 +68,10 @@ public sealed partial class ReminderJob(
         }
 
         var queued = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
-            WITH due AS (
+            WITH traced AS (
+                SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true) -- this run's trace, for the mails (0018)
+            ),
+            due AS (
                 SELECT sub.id, sub.subscriber_id FROM subscriptions sub
                 WHERE sub.status = 'pending' AND sub.reminded_at IS NULL AND sub.consent_at <= @remindBefore
                   AND NOT EXISTS (SELECT FROM outbox o WHERE o.subscription_id = sub.id AND o.sent_at IS NULL AND o.dead_at IS NULL)
@@ -95,7 +101,7 @@ public sealed partial class ReminderJob(
                 SELECT r.id, 'reminder',
                        coalesce((SELECT o.locale FROM outbox o WHERE o.subscription_id = r.id ORDER BY o.id DESC LIMIT 1), 'en'),
                        @now, @now
-                FROM reminded r
+                FROM reminded r, traced
                 ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 RETURNING id
             )
@@ -107,9 +113,11 @@ public sealed partial class ReminderJob(
             resendInterval = settings.ResendInterval,
             dailyLimit = settings.DailyLimit,
             MaxPerRun,
+            traceparent = Tracing.CurrentTraceparent,
         }, transaction, cancellationToken: cancellationToken));
 
         await transaction.CommitAsync(cancellationToken);
+        run?.SetTag("subscriptions.reminders.queued", queued);
         return queued;
     }
 

@@ -51,6 +51,13 @@ public static class DatabaseExtensions
             {
                 dataSource.ConnectionStringBuilder.NoResetOnClose = true;
             }
+
+            // Traced (when OTEL_EXPORTER_OTLP_ENDPOINT is set): the statements of a request or a
+            // delivery, not the outbox's polls and outcome writes, which belong to no trace.
+            dataSource.ConfigureTracing(tracing => tracing
+                .ConfigureCommandFilter(_ => System.Diagnostics.Activity.Current is not null)
+                .ConfigureBatchFilter(_ => System.Diagnostics.Activity.Current is not null)
+                .EnablePhysicalOpenTracing(false)); // pool growth, mostly outside any trace: a root span each
         });
         // The long reads (export, stats) from a hot standby when one is configured (its lag: Hosting/ReplicaLag).
         builder.Services.AddOptions<ReadOnlyDatabaseOptions>()

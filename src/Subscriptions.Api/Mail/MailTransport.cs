@@ -13,7 +13,8 @@ namespace Subscriptions.Api.Mail;
 /// <summary>A mail the outbox holds, with what composing it needs.</summary>
 public sealed record ClaimedMail(
     long OutboxId, string Kind, long SubscriptionId, string Status, string Locale,
-    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail, string? SuppressedReason, int Attempts) : IClaimedRow;
+    string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail, string? SuppressedReason, int Attempts,
+    string? Traceparent) : IClaimedRow;
 
 /// <summary>
 /// The outbox's mails over SMTP: confirmation and its reminder (each with a fresh link), and the

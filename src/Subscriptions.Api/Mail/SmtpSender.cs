@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using MailKit;
 using MailKit.Net.Smtp;
 using MimeKit;
+using Subscriptions.Api.Hosting;
 using Subscriptions.Api.Outbox;
 
 namespace Subscriptions.Api.Mail;
@@ -22,6 +24,20 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
     /// <param name="envelopeFrom">The envelope sender (MAIL FROM, where bounces go); null = the From header's.</param>
     public async Task<Delivery> SendAsync(MimeMessage message, bool needsUtf8, int attempts, CancellationToken cancellationToken,
         MailboxAddress? envelopeFrom = null)
+    {
+        // when traced: the SMTP exchange, child of the outbox delivery's span; the relay, never the recipient
+        using var span = Tracing.Source.StartActivity("smtp send", ActivityKind.Client);
+        span?.SetTag("server.address", smtp.Host).SetTag("server.port", smtp.Port);
+        var delivery = await SendOnceAsync(message, needsUtf8, attempts, envelopeFrom, cancellationToken);
+        if (delivery.Error is not null)
+        {
+            span?.SetStatus(ActivityStatusCode.Error);
+        }
+
+        return delivery;
+    }
+
+    async Task<Delivery> SendOnceAsync(MimeMessage message, bool needsUtf8, int attempts, MailboxAddress? envelopeFrom, CancellationToken cancellationToken)
     {
         try
         {

@@ -34,6 +34,12 @@ public interface IClaimedRow
 
     /// <summary>Attempts made before this claim.</summary>
     int Attempts { get; }
+
+    /// <summary>confirmation, reminder, welcome or webhook.</summary>
+    string Kind { get; }
+
+    /// <summary>The W3C trace context of what wrote the row (migration 0018), when it was traced.</summary>
+    string? Traceparent { get; }
 }
 
 /// <summary>

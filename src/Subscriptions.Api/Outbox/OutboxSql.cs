@@ -29,11 +29,12 @@ public static class OutboxSql
         claimed AS (
             UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
             WHERE o.id = ANY (ARRAY(SELECT id FROM due)) -- by primary key, not a join the planner may scan the table for
-            RETURNING o.id, o.kind, o.subscription_id, o.locale, o.due_at, o.attempts
+            RETURNING o.id, o.kind, o.subscription_id, o.locale, o.due_at, o.attempts, o.traceparent
         )
         SELECT c.id AS OutboxId, c.kind AS Kind, c.subscription_id AS SubscriptionId, sub.status AS Status,
                c.locale AS Locale, s.email_as_typed AS EmailAsTyped, w.name AS ListName,
-               l.sender_name AS SenderName, l.sender_email AS SenderEmail, sup.reason AS SuppressedReason, c.attempts AS Attempts
+               l.sender_name AS SenderName, l.sender_email AS SenderEmail, sup.reason AS SuppressedReason, c.attempts AS Attempts,
+               c.traceparent AS Traceparent
         FROM claimed c
         JOIN subscriptions sub ON sub.id = c.subscription_id
         JOIN subscribers s ON s.id = sub.subscriber_id
@@ -79,9 +80,10 @@ public static class OutboxSql
         claimed AS (
             UPDATE outbox o SET locked_until = @leaseUntil, claim = @claim
             WHERE o.id = ANY (ARRAY(SELECT id FROM due))
-            RETURNING o.id, o.webhook_endpoint_id, o.payload, o.due_at, o.attempts
+            RETURNING o.id, o.webhook_endpoint_id, o.payload, o.due_at, o.attempts, o.traceparent
         )
-        SELECT c.id AS OutboxId, w.id AS EndpointId, w.url AS Url, w.secret AS Secret, c.payload::text AS Payload, c.attempts AS Attempts
+        SELECT c.id AS OutboxId, w.id AS EndpointId, w.url AS Url, w.secret AS Secret, c.payload::text AS Payload, c.attempts AS Attempts,
+               c.traceparent AS Traceparent
         FROM claimed c JOIN webhook_endpoints w ON w.id = c.webhook_endpoint_id
         ORDER BY c.due_at, c.id
         """;

@@ -172,7 +172,13 @@ public sealed partial class OutboxWorker<TRow>(
         async Task DeliverAsync(IOutboxSender<TRow> sender, TRow row, DateTimeOffset deliverBy, CancellationToken stoppingToken)
         {
             var attempt = row.Attempts + 1;
-            var delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, deliverBy, stoppingToken);
+            Delivery delivery;
+            using (var span = DeliverySpan.Start(worker.Lane, row, attempt))
+            {
+                delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, deliverBy, stoppingToken);
+                DeliverySpan.End(span, delivery);
+            }
+
             worker.Count(delivery, attempt);
             if (delivery.GiveUpBatch && delivery.Error is not null)
             {
@@ -203,6 +209,8 @@ public sealed partial class OutboxWorker<TRow>(
     OutboxRecorder Recorder => recorder;
 
     int Concurrency => transport.Concurrency;
+
+    OutboxLane Lane => transport.Lane;
 
     Task WriteWhileDatabaseAwayAsync(Func<NpgsqlConnection, Task> write) =>
         OutboxRecorder.WriteWhileDatabaseAwayAsync(dataSource, clock, options.Lease, write);

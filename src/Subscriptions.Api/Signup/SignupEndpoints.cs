@@ -185,6 +185,10 @@ public static class SignupEndpoints
         WITH subscriber AS (
             SELECT id FROM subscribers WHERE email = @email AND NOT address_suppressed(@email, @addressHash)
         ),
+        traced AS (
+            -- the request's trace context, for the outbox rows written below and by the ledger's trigger (0018)
+            SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true)
+        ),
         recent_mail AS (
             SELECT max(o.created_at) AS last_at,
                    count(DISTINCT o.created_at) FILTER (WHERE o.created_at > @now - interval '1 day') AS last_day
@@ -220,12 +224,12 @@ public static class SignupEndpoints
                 consent_text_version, consent_text_language, utm_source, utm_medium, utm_campaign)
             SELECT id, list_id, 'signup', @now, @ip::inet, @userAgent, @source, consent_text_version, consent_text_language,
                    @utmSource, @utmMedium, @utmCampaign
-            FROM subscription
+            FROM subscription, traced
         ),
         enqueued AS (
             INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
             SELECT subscription.id, 'confirmation', @mailLanguage, @now, @now
-            FROM subscription, recent_mail
+            FROM subscription, recent_mail, traced
             WHERE subscription.status = 'pending'
               AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
               AND recent_mail.last_day < @dailyLimit
@@ -319,6 +323,7 @@ public static class SignupEndpoints
             resendInterval = services.Confirmation.Value.ResendInterval,
             dailyLimit = services.Confirmation.Value.DailyLimit,
             status = held ? "held" : "pending",
+            traceparent = Tracing.CurrentTraceparent,
         }, cancellationToken: services.CancellationToken));
         if (enqueued > 0)
         {

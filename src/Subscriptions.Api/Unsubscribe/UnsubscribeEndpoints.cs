@@ -73,7 +73,10 @@ public static class UnsubscribeEndpoints
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var changed = await connection.ExecuteAsync(new CommandDefinition("""
-            WITH changed AS (
+            WITH traced AS (
+                SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true) -- for the ledger trigger's webhook events (0018)
+            ),
+            changed AS (
                 UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = @now, updated_at = @now
                 WHERE id = @subscriptionId AND status <> 'unsubscribed'
                 RETURNING id, list_id
@@ -87,8 +90,8 @@ public static class UnsubscribeEndpoints
                 WHERE subscription_id IN (SELECT id FROM changed) AND sent_at IS NULL AND dead_at IS NULL
             )
             INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at)
-            SELECT id, list_id, 'unsubscribed', @now FROM changed
-            """, new { subscriptionId, now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
+            SELECT id, list_id, 'unsubscribed', @now FROM changed, traced
+            """, new { subscriptionId, now = clock.GetUtcNow(), traceparent = Tracing.CurrentTraceparent }, cancellationToken: cancellationToken));
         if (changed > 0)
         {
             metrics.Unsubscribed();

@@ -11,7 +11,10 @@ using Subscriptions.Api.Outbox;
 namespace Subscriptions.Api.Webhooks;
 
 /// <summary>A webhook delivery the outbox holds: the event's body was fixed when the change happened.</summary>
-public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, string Secret, string Payload, int Attempts) : IClaimedRow;
+public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, string Secret, string Payload, int Attempts, string? Traceparent) : IClaimedRow
+{
+    public string Kind => "webhook";
+}
 
 /// <summary>
 /// The outbox's webhook deliveries over HTTP, signed per Standard Webhooks (with the
