@@ -21,7 +21,7 @@ PSQL=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q)
 
 dotnet build src/Subscriptions.Api -c Release -v q -nologo >/dev/null
 ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres" \
-Admin__ApiKey=$KEY Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT ASPNETCORE_ENVIRONMENT=Production \
+Admin__ApiKey=$KEY Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT Smtp__From="Bench <news@bench.example>" ASPNETCORE_ENVIRONMENT=Production \
 Logging__LogLevel__Default=Warning \
   env Logging__LogLevel__Subscriptions.Api.Import=Information dotnet src/Subscriptions.Api/bin/Release/net10.0/Subscriptions.Api.dll --urls "http://127.0.0.1:$APP_PORT" >"$WORK/app.log" 2>&1 &
 APP_PID=$!

@@ -38,12 +38,12 @@ BENCHMARKS=tests/Subscriptions.Benchmarks/bin/Release/net10.0/Subscriptions.Benc
 start_service() { # $1 = minimum response time of signups
   ConnectionStrings__Subscriptions="Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres;Maximum Pool Size=64" \
   Smtp__Host=${Smtp__Host-127.0.0.1} Smtp__Port=$SMTP_PORT Smtp__Security=None Admin__ApiKey=$KEY \
-  Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
+  Subscriptions__PublicBaseUrl=http://127.0.0.1:$APP_PORT Smtp__From="Bench <news@bench.example>" ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
   RateLimits__Signup__Burst=1000000000 RateLimits__Signup__PerMinute=1000000000 Signup__MinimumResponseTime="$1" \
     dotnet src/Subscriptions.Api/bin/Release/net10.0/Subscriptions.Api.dll --urls "http://127.0.0.1:$APP_PORT" >>"$WORK/app.log" 2>&1 &
   APP_PID=$!
   local started; started=$(date +%s%N)
-  until curl -sf "http://127.0.0.1:$APP_PORT/health/ready" >/dev/null; do sleep 0.01; done
+  until curl -sf "http://127.0.0.1:$APP_PORT/health/ready" >/dev/null; do kill -0 "$APP_PID" || { tail -5 "$WORK/app.log"; exit 1; }; sleep 0.01; done
   READY_MS=$((($(date +%s%N) - started) / 1000000))
 }
 stop_service() { kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true; }
