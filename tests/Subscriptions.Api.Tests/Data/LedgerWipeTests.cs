@@ -22,13 +22,13 @@ public sealed class LedgerWipeTests(ApiFixture fixture) : OwnDatabaseTest(fixtur
             COMMENT ON COLUMN subscription_events.phone IS 'personal';
             INSERT INTO subscribers (email, email_as_typed, created_at, updated_at) VALUES
                 ('erase@example.org', 'erase@example.org', now(), now()),
-                ('stale@example.org', 'stale@example.org', now() - interval '40 days', now() - interval '40 days'),
+                ('stale@example.org', 'stale@example.org', now(), now()),
                 ('keep@example.org', 'keep@example.org', now(), now());
             INSERT INTO subscriptions (subscriber_id, list_id, status, created_at, updated_at, confirmed_at, consent_at, consent_ip, consent_text_version)
             SELECT s.id, (SELECT id FROM lists WHERE slug = 'news'), v.status, now(), now(), CASE WHEN v.status = 'confirmed' THEN now() END,
                    now() - v.age, '198.51.100.7', '1'
             FROM (VALUES ('erase@example.org', 'confirmed', interval '1 day'),
-                         ('stale@example.org', 'pending', interval '40 days'),
+                         ('stale@example.org', 'pending', interval '1 day'),
                          ('keep@example.org', 'confirmed', interval '1 day')) AS v(email, status, age)
             JOIN subscribers s ON s.email = v.email;
             INSERT INTO subscription_events (subscription_id, list_id, type, occurred_at, ip, user_agent, source, phone)
@@ -47,9 +47,17 @@ public sealed class LedgerWipeTests(ApiFixture fixture) : OwnDatabaseTest(fixtur
         Assert.Equal(2, await Scalar<long>(stillPersonal));
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE phone LIKE '%erase%' OR source LIKE '%erase%'"));
 
-        var purged = await app.Services.GetRequiredService<RetentionJob>().PurgeAsync(CancellationToken.None);
+        // Stale only now: the service's own retention pass, which runs once as it starts (at a moment
+        // the test does not control: on a busy machine it came after the rows above and took the
+        // stale one before the erasure was counted), has nothing to take until here. Whichever pass
+        // takes it, the one below or a late start-up one, the state that follows is the same.
+        await Execute("""
+            UPDATE subscriptions SET consent_at = now() - interval '40 days'
+            WHERE subscriber_id = (SELECT id FROM subscribers WHERE email = 'stale@example.org');
+            """);
+        await app.Services.GetRequiredService<RetentionJob>().PurgeAsync(CancellationToken.None);
 
-        Assert.Equal(1, purged?.Subscriptions);
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM subscriptions WHERE status = 'pending'"));
         // what is left personal is the one subscriber neither path was about
         Assert.Equal(1, await Scalar<long>(stillPersonal));
         Assert.Equal(1, await Scalar<long>("""
