@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Containers;
+using Microsoft.Extensions.Http.Resilience;
 using MimeKit;
+using Polly;
 
 namespace Subscriptions.Api.Tests.Infrastructure;
 
@@ -16,20 +19,45 @@ public sealed class MailServer : IAsyncDisposable
     static readonly string Image = Environment.GetEnvironmentVariable("MAILDEV_IMAGE") ?? "maildev/maildev:2.2.1";
 
     readonly IContainer _container;
-    // MailDev (Node) closes a connection idle for 5 s; one the pool still held then met a reset
-    // ("connection reset by peer", seen in several suites this session): idle ones go after 2 s.
-    readonly HttpClient _api = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) });
+    readonly HttpClient _api;
+    readonly ConcurrentDictionary<string, MimeMessage> _fetched = new();
 
     // Host ports are chosen here, not by the engine, so they stay the same across a stop and a
     // start: the fault tests stop the server, and the service keeps its SMTP settings.
-    public MailServer() => _container = ContainerEngine.Ready(new ContainerBuilder(Image))
-        .WithEnvironment("MAILDEV_SMTP_PORT", SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
-        .WithEnvironment("MAILDEV_WEB_PORT", ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
-        .WithPortBinding(LocalNetworking.FreePort(), SmtpPort)
-        .WithPortBinding(LocalNetworking.FreePort(), ApiPort)
-        .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(ApiPort).ForPath("/healthz")))
-        .WithLocalNetworking()
-        .Build();
+    public MailServer()
+    {
+        _container = ContainerEngine.Ready(new ContainerBuilder(Image))
+            .WithEnvironment("MAILDEV_SMTP_PORT", SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("MAILDEV_WEB_PORT", ApiPort.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithPortBinding(LocalNetworking.FreePort(), SmtpPort)
+            .WithPortBinding(LocalNetworking.FreePort(), ApiPort)
+            .WithWaitStrategy(Wait.ForUnixContainer().UntilHttpRequestIsSucceeded(r => r.ForPort(ApiPort).ForPath("/healthz")))
+            .WithLocalNetworking()
+            .Build();
+
+        // Under the whole suite's load MailDev's API (one Node process, behind the engine's port
+        // forwarding) now and then resets a connection: a read or a clear is asked again, and what
+        // was reset is written to the test output. Connections are not kept (a kept one MailDev had
+        // closed was another reset).
+        var retry = new HttpRetryStrategyOptions
+        {
+            MaxRetryAttempts = 4,
+            Delay = TimeSpan.FromMilliseconds(250),
+            BackoffType = DelayBackoffType.Exponential,
+            OnRetry = args =>
+            {
+                Console.Error.WriteLine(
+                    $"MailDev API: {args.Outcome.Exception?.Message ?? args.Outcome.Result?.StatusCode.ToString()} "
+                    + $"(container {_container.State}); asking again ({args.AttemptNumber + 1})");
+                return default;
+            },
+        };
+        _api = new HttpClient(new ResilienceHandler(new ResiliencePipelineBuilder<HttpResponseMessage>().AddRetry(retry).Build())
+        {
+            InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero },
+        });
+        _api.DefaultRequestHeaders.ConnectionClose = true;
+    }
 
     public int Port => _container.GetMappedPublicPort(SmtpPort);
 
@@ -43,13 +71,19 @@ public sealed class MailServer : IAsyncDisposable
         ["Smtp:Security"] = "None",
     };
 
-    public Task StartAsync() => _container.StartAsync();
+    /// <summary>Starts the server (again: a started MailDev holds no messages).</summary>
+    public Task StartAsync()
+    {
+        _fetched.Clear();
+        return _container.StartAsync();
+    }
 
     public Task StopAsync() => _container.StopAsync();
 
     /// <summary>Forgets every message. A MailDev that died (seen once in ~10 suite runs) is started again first.</summary>
     public async Task ClearAsync()
     {
+        _fetched.Clear();
         try
         {
             (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
@@ -68,8 +102,14 @@ public sealed class MailServer : IAsyncDisposable
         var messages = new List<MimeMessage>();
         foreach (var item in listed)
         {
-            await using var source = await _api.GetStreamAsync(new Uri(Api, $"email/{item.Id}/source"));
-            messages.Add(await MimeMessage.LoadAsync(source));
+            // a message never changes: each is fetched once, not on every poll of a wait
+            if (!_fetched.TryGetValue(item.Id, out var message))
+            {
+                await using var source = await _api.GetStreamAsync(new Uri(Api, $"email/{item.Id}/source"));
+                message = _fetched[item.Id] = await MimeMessage.LoadAsync(source);
+            }
+
+            messages.Add(message);
         }
 
         return messages;
