@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 
@@ -11,38 +10,20 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
-    readonly Process _process;
+    readonly NodeServer _server;
     readonly HttpClient _control;
 
-    OtlpReceiver(Process process, int port)
+    OtlpReceiver(NodeServer server)
     {
-        _process = process;
-        Endpoint = new Uri($"http://127.0.0.1:{port}");
+        _server = server;
+        Endpoint = new Uri($"http://127.0.0.1:{server.Port}");
         _control = new HttpClient { BaseAddress = Endpoint };
     }
 
     /// <summary>What OTEL_EXPORTER_OTLP_ENDPOINT names (the exporter adds /v1/traces, /v1/metrics).</summary>
     public Uri Endpoint { get; }
 
-    public static async Task<OtlpReceiver> StartAsync()
-    {
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", "otlp-receiver", "receiver.cjs"));
-        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", ".tools", "node_modules"));
-        var process = Process.Start(start)!;
-        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        if (line is null || !line.StartsWith("listening ", StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"the OTLP receiver did not start: {line} {await process.StandardError.ReadToEndAsync()}");
-        }
-
-        return new OtlpReceiver(process, int.Parse(line["listening ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-    }
+    public static async Task<OtlpReceiver> StartAsync() => new(await NodeServer.StartAsync("otlp-receiver"));
 
     /// <summary>The settings that point the service at this receiver, exporting promptly.</summary>
     public (string Key, string? Value)[] Settings() =>
@@ -92,16 +73,10 @@ public sealed class OtlpReceiver : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _control.Dispose();
-        _process.StandardInput.Close();
-        if (!_process.WaitForExit(5000))
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        _process.Dispose();
-        await Task.CompletedTask;
+        _server.Dispose();
+        return ValueTask.CompletedTask;
     }
 }

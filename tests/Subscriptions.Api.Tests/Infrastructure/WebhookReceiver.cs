@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 
@@ -11,37 +10,19 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
-    readonly Process _process;
+    readonly NodeServer _server;
     readonly HttpClient _control;
 
-    WebhookReceiver(Process process, int port)
+    WebhookReceiver(NodeServer server)
     {
-        _process = process;
-        BaseAddress = new Uri($"http://127.0.0.1:{port}/");
+        _server = server;
+        BaseAddress = new Uri($"http://127.0.0.1:{server.Port}/");
         _control = new HttpClient { BaseAddress = BaseAddress };
     }
 
     public Uri BaseAddress { get; }
 
-    public static async Task<WebhookReceiver> StartAsync()
-    {
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", "webhook-receiver", "receiver.cjs"));
-        start.ArgumentList.Add(Path.Combine(RepositoryPaths.Root, "tests", ".tools", "node_modules"));
-        var process = Process.Start(start)!;
-        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20));
-        if (line is null || !line.StartsWith("listening ", StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"the webhook receiver did not start: {line} {await process.StandardError.ReadToEndAsync()}");
-        }
-
-        return new WebhookReceiver(process, int.Parse(line["listening ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-    }
+    public static async Task<WebhookReceiver> StartAsync() => new(await NodeServer.StartAsync("webhook-receiver"));
 
     /// <summary>Where the service should deliver this hook's events.</summary>
     public string Url(string name) => new Uri(BaseAddress, $"hooks/{name}").AbsoluteUri;
@@ -85,16 +66,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _control.Dispose();
-        _process.StandardInput.Close();
-        if (!_process.WaitForExit(5000))
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        _process.Dispose();
-        await Task.CompletedTask;
+        _server.Dispose();
+        return ValueTask.CompletedTask;
     }
 }
