@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -78,23 +79,43 @@ public sealed class ApiFixture : IAsyncLifetime
     }
 
     /// <summary>The one place that knows what tests write, for every fixture's reset.</summary>
+    /// <remarks>
+    /// A mail the service claimed before the reset would still be sent after it, into the next test's
+    /// inbox: the reset waits (up to 10 s) until no mail is out for delivery, holding the outbox
+    /// meanwhile so that none is claimed between the look and the TRUNCATE.
+    /// </remarks>
     public static async Task EmptyAsync(NpgsqlDataSource database)
     {
-        for (var attempt = 1; ; attempt++)
+        var patience = Stopwatch.StartNew();
+        var deadlocks = 0;
+        while (true)
         {
             try
             {
                 await using var connection = await database.OpenConnectionAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                var mailOut = await connection.ExecuteScalarAsync<bool>("""
+                    LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE;
+                    SELECT EXISTS (SELECT FROM outbox WHERE claim IS NOT NULL AND kind <> 'webhook');
+                    """, transaction: transaction);
+                if (mailOut && patience.Elapsed < TimeSpan.FromSeconds(10))
+                {
+                    await transaction.RollbackAsync();
+                    await Task.Delay(50);
+                    continue;
+                }
+
                 await connection.ExecuteAsync("""
                     TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, erasures, webhook_endpoints,
                         suppressions, bounce_events, bounce_webhook_nonces RESTART IDENTITY CASCADE;
                     DELETE FROM list_translations;
                     DELETE FROM lists WHERE slug <> 'news';
                     UPDATE lists SET thank_you_url = NULL, confirmed_url = NULL, error_url = NULL, welcome = false, hidden = false, archived_at = NULL;
-                    """);
+                    """, transaction: transaction);
+                await transaction.CommitAsync();
                 break;
             }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && ++deadlocks < 5)
             {
                 // the service's mail dispatcher held a row the TRUNCATE needed: try again
             }

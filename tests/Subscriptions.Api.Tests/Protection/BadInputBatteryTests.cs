@@ -131,7 +131,7 @@ public class BadInputBatteryTests(ApiFixture fixture, ITestOutputHelper output) 
 
         Assert.Equal(HttpStatusCode.Accepted, (await Client.PostAsJsonAsync("/api/subscriptions",
             new { email = "battery@example.org", consent = true, lists = new[] { "battery" } })).StatusCode);
-        var link = ConfirmationMailTests.ConfirmationLink(Assert.Single(await Fixture.Mail.WaitForMessagesAsync(1)));
+        var link = ConfirmationMailTests.ConfirmationLink(Assert.Single(await Fixture.Mail.WaitForMailToAsync("battery@example.org")));
         await Eventually.TrueAsync(() => Scalar<bool>("SELECT bool_and(sent_at IS NOT NULL) FROM outbox WHERE kind = 'confirmation'"),
             TimeSpan.FromSeconds(10), "the confirmation mail is marked sent");
 
