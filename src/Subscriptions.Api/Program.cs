@@ -74,8 +74,12 @@ if (!app.HasValidConfiguration())
     return 1;
 }
 
-// Migrate under an advisory lock; --migrate-only stops after it, for deploy pipelines.
-await app.MigrateDatabaseAsync();
+// Migrate under an advisory lock (waiting for a PostgreSQL that is not up yet); --migrate-only stops after it, for deploy pipelines.
+if (!await app.MigrateDatabaseAsync())
+{
+    return 1;
+}
+
 if (args.Contains("--migrate-only"))
 {
     return 0;

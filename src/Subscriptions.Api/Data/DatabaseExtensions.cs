@@ -80,8 +80,46 @@ public static class DatabaseExtensions
         return builder;
     }
 
-    public static Task MigrateDatabaseAsync(this WebApplication app) =>
-        app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+    /// <summary>How long a start waits for a PostgreSQL it cannot reach (starting, restarting, its network not up yet).</summary>
+    static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Migrates, waiting for a PostgreSQL that cannot be reached yet (a Warning every attempt, for up to
+    /// a minute). What waiting cannot mend — a wrong password, a missing database, a failed script —
+    /// ends the start at once. Either way a failed start says why in one line on standard error, as a bad
+    /// configuration does, and the answer is false.
+    /// </summary>
+    public static async Task<bool> MigrateDatabaseAsync(this WebApplication app)
+    {
+        var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
+        var logger = app.Services.GetRequiredService<ILogger<DatabaseMigrator>>();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await migrator.MigrateAsync(app.Lifetime.ApplicationStopping);
+                return true;
+            }
+            catch (NpgsqlException ex) when (ex.IsTransient && waited.Elapsed < StartPatience)
+            {
+                logger.LogWarning("PostgreSQL cannot be reached yet ({Reason}); trying again in 2 s", OneLine(ex));
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            {
+                // InvalidOperationException: a migration script failed (DbUp logged it in full)
+                var waitedFor = ex is NpgsqlException { IsTransient: true } ? $"not reachable for {waited.Elapsed.TotalSeconds:0} s: " : "";
+                Console.Error.WriteLine($"Database error: {waitedFor}{OneLine(ex)}");
+                return false;
+            }
+
+            // (before the host runs, a stop signal ends the process itself: nothing to cancel here)
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+    }
+
+    static string OneLine(Exception ex) =>
+        string.Join(": ", new[] { ex.Message, ex.InnerException?.Message }.OfType<string>().Distinct()).ReplaceLineEndings(" ");
 
     static bool IsWellFormed(string connectionString)
     {

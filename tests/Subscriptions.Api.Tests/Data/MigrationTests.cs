@@ -59,4 +59,35 @@ public class MigrationTests(ApiFixture fixture)
         Assert.True(exitCode == 0, stderr);
         Assert.Equal(1, await Query<long>(database, "SELECT count(*) FROM lists WHERE slug = 'news'"));
     }
+
+    [Fact]
+    public async Task A_start_that_cannot_log_in_stops_at_once_with_one_line()
+    {
+        var database = new NpgsqlConnectionStringBuilder(await fixture.Postgres.CreateDatabaseAsync()) { Password = "not-the-password" };
+
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync(["--migrate-only"],
+            new() { ["ConnectionStrings__Subscriptions"] = database.ConnectionString }, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("Database error: 28P01: password authentication failed", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_start_waits_for_a_database_it_cannot_reach_yet()
+    {
+        var database = new NpgsqlConnectionStringBuilder(await fixture.Postgres.CreateDatabaseAsync());
+        // the database's network is not up for the first seconds: connections are accepted and meet silence
+        await using var network = new RelayProxy(database.Port) { SilentUntil = DateTime.UtcNow.AddSeconds(4) };
+        database.Port = network.Port;
+        database.Timeout = 1;
+
+        var (exitCode, stdout, stderr) = await ServiceProcess.RunAsync(["--migrate-only"],
+            new() { ["ConnectionStrings__Subscriptions"] = database.ConnectionString }, TimeSpan.FromSeconds(50));
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("PostgreSQL cannot be reached yet", stdout, StringComparison.Ordinal);
+        Assert.True(network.SilentConnections > 0);
+        Assert.Equal(1, await Query<long>(database.ConnectionString, "SELECT count(*) FROM lists WHERE slug = 'news'"));
+    }
 }

@@ -7,7 +7,8 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 /// Stands in front of a real SMTP server and misbehaves as relays do under trouble: it can stay
 /// silent (accept connections and say nothing, not even the greeting) until it recovers, and it
 /// can take its time over each message (the end of every message's data is held back before it
-/// reaches the server, so the server's "250 queued" comes that much later).
+/// reaches the server, so the server's "250 queued" comes that much later). Silence alone serves
+/// in front of any TCP server (PostgreSQL whose network is not up yet).
 /// </summary>
 public sealed class RelayProxy : IAsyncDisposable
 {
