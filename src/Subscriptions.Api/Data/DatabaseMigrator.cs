@@ -6,9 +6,14 @@ using Npgsql;
 namespace Subscriptions.Api.Data;
 
 /// <summary>
-/// Applies the numbered scripts of /migrations (embedded in this assembly) with DbUp. A
-/// session-level advisory lock serializes instances that start together: the first migrates,
-/// the others wait and then find nothing left to do.
+/// Applies the numbered scripts of /migrations (embedded in this assembly) with DbUp. Instances
+/// that start together are serialized by an advisory lock: the first migrates, the others wait
+/// and then find nothing left to do. The lock is a transaction's (pg_advisory_xact_lock), held by
+/// a transaction left open on a connection of its own while DbUp works on others, because a
+/// session's lock does not survive PgBouncer in transaction mode: there the lock and the unlock
+/// may run on different server connections, and a lock no one can release leaves the next
+/// instance waiting forever. An open transaction keeps its server connection; the lock goes with
+/// it at commit, or when the process dies.
 /// </summary>
 public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger)
 {
@@ -18,27 +23,24 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var holdsLock = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
-            "SELECT pg_advisory_lock(@MigrationLockKey)", new { MigrationLockKey }, cancellationToken: cancellationToken));
-        try
-        {
-            var upgrader = DeployChanges.To
-                .PostgresqlDatabase(new PostgresqlConnectionManager(dataSource))
-                .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly,
-                    name => name.Contains(".migrations.", StringComparison.Ordinal))
-                .WithTransactionPerScript()
-                .LogTo(logger)
-                .Build();
+            "SELECT pg_advisory_xact_lock(@MigrationLockKey)", new { MigrationLockKey }, holdsLock, cancellationToken: cancellationToken));
 
-            var result = upgrader.PerformUpgrade();
-            if (!result.Successful)
-            {
-                throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
-            }
-        }
-        finally
+        var upgrader = DeployChanges.To
+            .PostgresqlDatabase(new PostgresqlConnectionManager(dataSource))
+            .WithScriptsEmbeddedInAssembly(typeof(DatabaseMigrator).Assembly,
+                name => name.Contains(".migrations.", StringComparison.Ordinal))
+            .WithTransactionPerScript()
+            .LogTo(logger)
+            .Build();
+
+        var result = upgrader.PerformUpgrade();
+        if (!result.Successful)
         {
-            await connection.ExecuteAsync("SELECT pg_advisory_unlock(@MigrationLockKey)", new { MigrationLockKey });
+            throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
         }
+
+        await holdsLock.CommitAsync(cancellationToken);
     }
 }

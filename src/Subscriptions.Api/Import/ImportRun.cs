@@ -60,7 +60,6 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
             for (var i = 0; i < connections.Length; i++)
             {
                 connections[i] = await dataSource.OpenConnectionAsync(cancellationToken);
-                await connections[i].ExecuteAsync(new CommandDefinition(ImportSql.CreateStaging, cancellationToken: cancellationToken));
             }
 
             var stager = new Stager(rows.GetAsyncEnumerator(cancellationToken), erasureMac, target, report);
@@ -114,11 +113,6 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
 
             foreach (var connection in connections)
             {
-                if (connection is { State: System.Data.ConnectionState.Open })
-                {
-                    await connection.ExecuteAsync(ImportSql.DropStaging);
-                }
-
                 if (connection is not null)
                 {
                     await connection.DisposeAsync();
@@ -241,6 +235,7 @@ public sealed class ImportRun(NpgsqlDataSource dataSource, ServiceKeys keys, Tim
                 for (var i = 0; i < connections.Length; i++)
                 {
                     transactions[i] = await connections.Span[i].BeginTransactionAsync(cancellationToken);
+                    await connections.Span[i].ExecuteAsync(new CommandDefinition(ImportSql.CreateStaging, transaction: transactions[i], cancellationToken: cancellationToken));
                     copies[i] = await connections.Span[i].BeginBinaryImportAsync(ImportSql.Copy, cancellationToken);
                 }
 

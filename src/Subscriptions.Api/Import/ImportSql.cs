@@ -16,7 +16,10 @@ namespace Subscriptions.Api.Import;
 /// </remarks>
 public static class ImportSql
 {
-    // Dropped first: a pooled connection may still hold them from an import that was cut off.
+    // Made in each chunk's transaction and dropped at its end (commit or rollback), so that no
+    // session state outlives a transaction: through PgBouncer in transaction mode the next
+    // transaction of the same connection may run on another server connection. Dropped first: a
+    // server connection may still hold session-level ones from an import of an earlier version.
     public const string CreateStaging = """
         DROP TABLE IF EXISTS import_rows;
         DROP TABLE IF EXISTS import_decided;
@@ -38,7 +41,7 @@ public static class ImportSql
             unsubscribed_at       timestamptz,
             mail_language         text NOT NULL,
             address_hash          bytea NOT NULL
-        ) ON COMMIT DELETE ROWS;
+        ) ON COMMIT DROP;
         CREATE TEMP TABLE import_decided (
             LIKE import_rows,
             outcome               text NOT NULL,
@@ -46,10 +49,8 @@ public static class ImportSql
             subscription_id       bigint,
             new_subscriber_id     bigint,
             new_subscription_id   bigint
-        ) ON COMMIT DELETE ROWS;
+        ) ON COMMIT DROP;
         """;
-
-    public const string DropStaging = "DROP TABLE IF EXISTS import_rows; DROP TABLE IF EXISTS import_decided";
 
     public const string Copy = """
         COPY import_rows (line, email, email_as_typed, name, locale, status, signed_up_at, consent_at, consent_ip,
