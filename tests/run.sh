@@ -29,6 +29,13 @@ if [ ! -x /usr/bin/prometheus ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
 
+# Debian's HAProxy and PgBouncer, which the topology tests run as processes in front of the service's
+# instances and PostgreSQL (with src/deploy/'s configurations, loopback only), and docker-compose 1.29,
+# which lints docker-compose.yml offline (no engine needed for `config`).
+if [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/sbin/pgbouncer ] || ! command -v docker-compose >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy pgbouncer docker-compose >/dev/null
+fi
+
 # OpenAPI checkers independent of .NET: a validator of the document itself, and Prism, a proxy
 # that checks real requests and responses against it.
 # And the Standard Webhooks reference verifier (JavaScript), for the webhook receiver the tests run;
