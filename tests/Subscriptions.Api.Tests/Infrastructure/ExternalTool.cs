@@ -28,8 +28,10 @@ public static class ExternalTool
     }
 
     /// <summary>Starts a long-running one (a server) and keeps its output; dispose the result to stop it.</summary>
-    public static RunningTool Start(string fileName, IEnumerable<string> arguments) =>
-        new(Start(fileName, arguments, null, null, out var output), output);
+    /// <param name="userName">Another user to run it as (PgBouncer refuses root); the test host must be root then.</param>
+    public static RunningTool Start(
+        string fileName, IEnumerable<string> arguments, Dictionary<string, string>? environment = null, string? userName = null) =>
+        new(Start(fileName, arguments, environment, userName, out var output), output);
 
     static Process Start(
         string fileName, IEnumerable<string> arguments, Dictionary<string, string>? environment, string? userName, out StringBuilder output)

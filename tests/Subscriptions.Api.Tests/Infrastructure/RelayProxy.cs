@@ -19,6 +19,7 @@ public sealed class RelayProxy : IAsyncDisposable
     readonly int _upstreamPort;
     readonly Task _accepting;
     int _silentConnections;
+    int _heldMessages;
 
     public RelayProxy(int upstreamPort)
     {
@@ -36,6 +37,9 @@ public sealed class RelayProxy : IAsyncDisposable
     public TimeSpan PerMessageDelay { get; set; }
 
     public int SilentConnections => Volatile.Read(ref _silentConnections);
+
+    /// <summary>Messages whose end of data is being held back right now (their sender waits for the server's answer).</summary>
+    public int HeldMessages => Volatile.Read(ref _heldMessages);
 
     async Task AcceptAsync()
     {
@@ -107,7 +111,16 @@ public sealed class RelayProxy : IAsyncDisposable
             {
                 var split = Math.Max(0, read - 3); // hold back ".\r\n"
                 await to.WriteAsync(buffer.AsMemory(0, split), _stop.Token);
-                await Task.Delay(PerMessageDelay, _stop.Token);
+                Interlocked.Increment(ref _heldMessages);
+                try
+                {
+                    await Task.Delay(PerMessageDelay, _stop.Token);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _heldMessages);
+                }
+
                 await to.WriteAsync(buffer.AsMemory(split, read - split), _stop.Token);
                 continue;
             }

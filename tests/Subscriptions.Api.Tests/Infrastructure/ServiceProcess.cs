@@ -79,13 +79,47 @@ public static class ServiceProcess
 /// <summary>The built service running as its own process on a free loopback port, until disposed.</summary>
 public sealed class RunningService : IAsyncDisposable
 {
+    const int KeptLines = 200;
+
     readonly Process _process;
+    readonly Queue<string> _output = new();
 
     RunningService(Process process, Uri baseAddress, Uri? managementAddress)
     {
         _process = process;
         BaseAddress = baseAddress;
         ManagementAddress = managementAddress;
+    }
+
+    /// <summary>The last lines the service wrote (standard output and error), for a failing test's message.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join('\n', _output);
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Enqueue(line);
+            if (_output.Count > KeptLines)
+            {
+                _output.Dequeue();
+            }
+        }
     }
 
     public Uri BaseAddress { get; }
@@ -100,9 +134,11 @@ public sealed class RunningService : IAsyncDisposable
 
     /// <param name="managementPort">Also listen on a management port of its own (Management__Urls on another free loopback port).</param>
     /// <param name="workingDirectory">Where it is started from; the folder of the built service unless given.</param>
-    public static async Task<RunningService> StartAsync(Dictionary<string, string?> environment, bool managementPort = false, string? workingDirectory = null)
+    /// <param name="port">The public port on 127.0.0.1 (a restarted instance keeps its place behind a proxy); a free one unless given.</param>
+    public static async Task<RunningService> StartAsync(
+        Dictionary<string, string?> environment, bool managementPort = false, string? workingDirectory = null, int? port = null)
     {
-        var port = LocalNetworking.FreePort();
+        port ??= LocalNetworking.FreePort();
         var management = managementPort ? new Uri($"http://127.0.0.1:{LocalNetworking.FreePort()}/") : null;
 
         var start = new ProcessStartInfo("dotnet")
@@ -134,11 +170,11 @@ public sealed class RunningService : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var service = new RunningService(process, new Uri($"http://127.0.0.1:{port}/"), management);
+        process.OutputDataReceived += (_, e) => service.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => service.Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var service = new RunningService(process, new Uri($"http://127.0.0.1:{port}/"), management);
         using var client = management is null ? service.CreateHttpClient() : service.CreateManagementClient();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -158,13 +194,38 @@ public sealed class RunningService : IAsyncDisposable
             if (process.HasExited || DateTime.UtcNow > deadline)
             {
                 await service.DisposeAsync();
-                throw new TimeoutException("the service did not become ready");
+                throw new TimeoutException($"the service did not become ready:\n{service.Output}");
             }
 
             await Task.Delay(100);
         }
     }
 
+    /// <summary>
+    /// Stops it as an orchestrator does: SIGTERM, then waits (bounded) for the host's graceful
+    /// shutdown — requests in flight answered, the outbox's claims handed back — to end the process.
+    /// </summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        var (exitCode, output) = await ExternalTool.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
+        Assert.True(exitCode == 0, $"kill -TERM: {output}");
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(40));
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the service did not stop within {timeout ?? TimeSpan.FromSeconds(40)} of SIGTERM:\n{Output}");
+        }
+    }
+
+    /// <summary>Ends it at once (SIGKILL, as kill -9): nothing is handed back.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
