@@ -216,6 +216,14 @@ IMPORT=$(tests/bench/import.sh "$EXPORT_ROWS" | grep -v '"Timestamp"' | tail -4)
 IMPORT_COPY_RPS=$(echo "$IMPORT" | awk '/copy from \(baseline\)/ {print $NF}') IMPORT_HTTP_RPS=$(echo "$IMPORT" | awk '/POST \/api\/admin\/import/ {print $NF}')
 IMPORT_RSS=$(echo "$IMPORT" | sed -nE 's/.*peak RSS: ([0-9]+) MB.*/\1/p')
 
+# 7. Topology: tests/bench/topology.sh (its own database): two instances behind HAProxy and PgBouncer
+# against one instance straight on PostgreSQL, same run.
+TOPOLOGY=$(tests/bench/topology.sh "$DURATION")
+TOPOLOGY_DIRECT_RPS=$(echo "$TOPOLOGY" | awk '/^one instance, PostgreSQL direct/ {print $(NF-6)}')
+TOPOLOGY_POOLED_RPS=$(echo "$TOPOLOGY" | awk '/^one instance through PgBouncer/ {print $(NF-6)}')
+TOPOLOGY_RPS=$(echo "$TOPOLOGY" | awk '/^two instances, HAProxy/ {print $(NF-6)}')
+TOPOLOGY_P99=$(echo "$TOPOLOGY" | awk '/^two instances, HAProxy/ {print $(NF-4)}')
+
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
 cat <<TABLE
 
@@ -229,6 +237,7 @@ mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELI
 webhooks ($HOOKS)                 ${WEBHOOK_HPS} events/s  HttpClient loop ${BASELINE_HPS} events/s   $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS")   (dead-lettered: $HOOKS_DEAD)
 export csv ($EXPORT_ROWS rows)    ${HTTP_RPS} rows/s     psql \\copy ${COPY_RPS} rows/s   $(ratio "$HTTP_RPS" "$COPY_RPS")   peak RSS ${EXPORT_RSS} MB
 import csv ($EXPORT_ROWS rows)    ${IMPORT_HTTP_RPS} rows/s     psql \\copy from ${IMPORT_COPY_RPS} rows/s   $(ratio "$IMPORT_HTTP_RPS" "$IMPORT_COPY_RPS")   peak RSS ${IMPORT_RSS} MB
+topology signup (2 × HAProxy+PgBouncer) ${TOPOLOGY_RPS} req/s, p99 ${TOPOLOGY_P99}   1 instance direct ${TOPOLOGY_DIRECT_RPS} req/s   $(ratio "$TOPOLOGY_RPS" "$TOPOLOGY_DIRECT_RPS")   (1 instance via PgBouncer ${TOPOLOGY_POOLED_RPS})
 start to /health/ready            ${START_MS} ms (migrated database)
 service RSS                       ${RSS_REST} MB at rest, ${RSS_LOAD} MB under signup load
 ${SIGNUP_ERRORS}
@@ -250,6 +259,9 @@ cat > TestResults/bench.json <<JSON
              "ratio": $(ratio "$HTTP_RPS" "$COPY_RPS"), "peak_rss_mb": $EXPORT_RSS},
   "import": {"rows": $EXPORT_ROWS, "rows_per_second": $IMPORT_HTTP_RPS, "baseline_copy_rows_per_second": $IMPORT_COPY_RPS,
              "ratio": $(ratio "$IMPORT_HTTP_RPS" "$IMPORT_COPY_RPS"), "peak_rss_mb": $IMPORT_RSS},
+  "topology": {"two_instances_haproxy_pgbouncer_requests_per_second": $TOPOLOGY_RPS, "p99": "$TOPOLOGY_P99",
+               "one_instance_direct_requests_per_second": $TOPOLOGY_DIRECT_RPS, "one_instance_pgbouncer_requests_per_second": $TOPOLOGY_POOLED_RPS,
+               "ratio": $(ratio "$TOPOLOGY_RPS" "$TOPOLOGY_DIRECT_RPS")},
   "start": {"ready_ms": $START_MS, "rss_rest_mb": $RSS_REST, "rss_under_load_mb": $RSS_LOAD}
 }
 JSON
