@@ -36,13 +36,17 @@ echo '"postgres" "bench"' > "$WORK/userlist.txt"
 sed -e "s|^\* = .*|* = host=127.0.0.1 port=$PG_PORT|" -e "s|^listen_addr = .*|listen_addr = 127.0.0.1|" \
     -e "s|^listen_port = .*|listen_port = $BOUNCER_PORT|" -e "s|^auth_file = .*|auth_file = $WORK/userlist.txt|" \
     src/deploy/pgbouncer/pgbouncer.ini > "$WORK/pgbouncer.ini"
-# as the postgres user when root (PgBouncer refuses root); setpriv execs, so $! is PgBouncer's own pid
+# as the postgres user when root (PgBouncer refuses root); its pid is looked up by this run's own
+# configuration file (the $! of a backgrounded command here did not always name it)
 if [ "$(id -u)" = 0 ]; then
   setpriv --reuid=postgres --regid=postgres --init-groups /usr/sbin/pgbouncer "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
 else
   /usr/sbin/pgbouncer "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
 fi
-PIDS+=($!) BOUNCER_PID=$!
+PIDS+=($!)
+for _ in $(seq 100); do BOUNCER_PID=$(pgrep -f -- "pgbouncer $WORK/pgbouncer.ini" || true); [ -n "$BOUNCER_PID" ] && break; sleep 0.05; done
+[ -n "$BOUNCER_PID" ] || { cat "$WORK/pgbouncer.log" >&2; exit 1; }
+PIDS+=("$BOUNCER_PID")
 
 # start_service NAME PORT CONNECTION_STRING [MANAGEMENT_PORT]: prints its pid once ready
 start_service() {
