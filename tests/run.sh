@@ -10,6 +10,8 @@ if ! docker info >/dev/null 2>&1; then
   eval "$(tests/env/start-engine.sh "${PODMAN_RUN_DIR:-/run/podman-tc}")"
   tests/env/build-postgres-image.sh
   tests/env/build-maildev-image.sh
+  # stand-ins of the .NET base images the Dockerfile names, for the container image test
+  tests/env/build-dotnet-images.sh
   export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 
