@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! docker info >/dev/null 2>&1; then
-  echo "No Docker engine: provisioning Podman and local images (first run ~2 min)."
+  echo "No Docker engine: provisioning Podman and local images (first run ~7 min, 4 of them the .NET base image stand-ins)."
   eval "$(tests/env/start-engine.sh "${PODMAN_RUN_DIR:-/run/podman-tc}")"
   tests/env/build-postgres-image.sh
   tests/env/build-maildev-image.sh
+  # stand-ins of the .NET base images the Dockerfile names, for the container image test
+  tests/env/build-dotnet-images.sh
   export PG_IMAGE=localhost/postgres:15 MAILDEV_IMAGE=localhost/maildev:2.2.1
 fi
 

@@ -17,8 +17,12 @@ public static class LocalNetworking
     static readonly string? Mode = Environment.GetEnvironmentVariable("TC_NETWORK_MODE");
     static readonly string? BindIp = Environment.GetEnvironmentVariable("TC_PORT_BIND_IP");
 
+    /// <param name="reachHostLoopback">
+    /// The container also reaches servers the tests publish on the host's 127.0.0.1 (the service's
+    /// image against the tests' PostgreSQL and MailDev), at <see cref="HostAddressFromContainer"/>.
+    /// </param>
     public static TBuilder WithLocalNetworking<TBuilder, TContainer, TConfig>(
-        this ContainerBuilder<TBuilder, TContainer, TConfig> builder)
+        this ContainerBuilder<TBuilder, TContainer, TConfig> builder, bool reachHostLoopback = false)
         where TBuilder : ContainerBuilder<TBuilder, TContainer, TConfig>
         where TContainer : IContainer
         where TConfig : IContainerConfiguration
@@ -31,7 +35,11 @@ public static class LocalNetworking
 
             if (!string.IsNullOrEmpty(Mode))
             {
-                host.NetworkMode = Mode;
+                host.NetworkMode = reachHostLoopback ? HostLoopbackMode() : Mode;
+            }
+            else if (reachHostLoopback)
+            {
+                host.ExtraHosts = [.. host.ExtraHosts ?? [], "host.docker.internal:host-gateway"];
             }
 
             if (!string.IsNullOrEmpty(BindIp) && host.PortBindings is { } bindings)
@@ -42,6 +50,17 @@ public static class LocalNetworking
                 }
             }
         });
+
+    /// <summary>
+    /// Where a container started with reachHostLoopback finds the host's 127.0.0.1: slirp4netns's
+    /// address for the host once allow_host_loopback is on; on Docker, the host gateway (Docker
+    /// publishes the tests' ports on every address there).
+    /// </summary>
+    public static string HostAddressFromContainer => string.IsNullOrEmpty(Mode) ? "host.docker.internal" : "10.0.2.2";
+
+    static string HostLoopbackMode() => Mode == "slirp4netns"
+        ? "slirp4netns:allow_host_loopback=true"
+        : throw new NotSupportedException($"a container reaching the host's loopback in network mode {Mode}");
 
     /// <summary>
     /// A loopback port free right now, for a container whose host port must stay the same across
