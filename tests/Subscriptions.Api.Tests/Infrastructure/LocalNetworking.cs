@@ -63,13 +63,44 @@ public static class LocalNetworking
         : throw new NotSupportedException($"a container reaching the host's loopback in network mode {Mode}");
 
     /// <summary>
-    /// A loopback port free right now, for a container whose host port must stay the same across
-    /// a stop and a start (an engine-chosen port may change).
+    /// A loopback port free right now, for a server whose port must be known before it starts (a
+    /// proxy's configuration names it) or stay the same across a stop and a start. Taken below the
+    /// kernel's ephemeral range: a port the kernel handed out (port 0) is handed out again to the
+    /// next outgoing connection, which then holds it when the server binds it later ("address
+    /// already in use"); below that range only an explicit bind takes a port. Each call gives
+    /// another port, from a place in the range that differs between test processes.
     /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var tries = 0; tries < PortRange.Count; tries++)
+        {
+            var port = PortRange.First + (int)((uint)Interlocked.Increment(ref _nextPort) % (uint)PortRange.Count);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // someone's already: the next one
+            }
+        }
+
+        throw new InvalidOperationException($"no free loopback port from {PortRange.First} to {PortRange.First + PortRange.Count - 1}");
+    }
+
+    static readonly (int First, int Count) PortRange = BelowEphemeralRange();
+
+    static int _nextPort = Random.Shared.Next();
+
+    static (int First, int Count) BelowEphemeralRange()
+    {
+        const string file = "/proc/sys/net/ipv4/ip_local_port_range";
+        var firstEphemeral = File.Exists(file) && int.TryParse(File.ReadAllText(file).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0], out var low)
+            ? low
+            : 49152; // the IANA dynamic range, where Windows and macOS take ephemeral ports
+        var first = Math.Max(10000, firstEphemeral - 16000);
+        return (first, firstEphemeral - first);
     }
 }
