@@ -87,12 +87,15 @@ static async Task DrainOutbox(string connectionString, string condition)
 {
     await using var connection = new NpgsqlConnection(connectionString);
     await connection.OpenAsync();
-    await using var waiting = new NpgsqlCommand($"SELECT EXISTS (SELECT FROM outbox WHERE {condition} AND sent_at IS NULL AND dead_at IS NULL)", connection);
+    // From the end of the due index: rows are claimed from its start, which fills with the entries
+    // of sent rows until vacuum clears them (a look from there walked them all, ~4 ms).
+    await using var waiting = new NpgsqlCommand(
+        $"SELECT 1 FROM outbox WHERE {condition} AND sent_at IS NULL AND dead_at IS NULL ORDER BY due_at DESC LIMIT 1", connection);
     await waiting.PrepareAsync();
     Console.WriteLine("ready");
     for (var seen = false; ; await Task.Delay(20))
     {
-        var any = (bool)(await waiting.ExecuteScalarAsync())!;
+        var any = await waiting.ExecuteScalarAsync() is not null;
         if (!any && seen)
         {
             return;
