@@ -187,7 +187,13 @@ dotnet "$BENCHMARKS" receive-webhooks $HOOK_PORT >>"$WORK/receiver.log" 2>&1 &
 RECEIVER_PID=$!
 until curl -sf "http://127.0.0.1:$HOOK_PORT/count" >/dev/null; do sleep 0.05; done
 HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
-BASELINE_HPS=$(dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET" $WARM_ROUNDS)
+# A round of 10,000 takes under two seconds, where the service's first look (every 100 ms) and an
+# autovacuum landing in it or not weigh (the same code measured 0.97 and 0.64 in two runs): each
+# side runs three rounds (the baseline, a new process each, warmed up each time) and its median counts.
+median() { sort -n | sed -n 2p; }
+BASELINE_HPS=$(for round in 1 2 3; do
+  dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET" $WARM_ROUNDS
+done | median)
 "${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, webhook_endpoints CASCADE"
 "${PSQL[@]}" bench -c "INSERT INTO webhook_endpoints (url, secret, events, created_at)
     VALUES ('http://127.0.0.1:$HOOK_PORT/hooks', '$HOOK_SECRET', '{subscription.created}', now())"
@@ -205,8 +211,10 @@ FROM generate_series($1, $1 + $2 - 1) AS i;
 SQL
 }
 queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events 1 $WARM_ROUNDS >/dev/null
-WEBHOOK_S=$(queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events $((WARM_ROUNDS + 1)) $HOOKS)
-WEBHOOK_HPS=$(awk "BEGIN {printf \"%d\", $HOOKS / $WEBHOOK_S}")
+WEBHOOK_HPS=$(for round in 0 1 2; do
+  seconds=$(queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events $((WARM_ROUNDS + 1 + round * HOOKS)) $HOOKS)
+  awk "BEGIN {printf \"%d\\n\", $HOOKS / $seconds}"
+done | median)
 HOOKS_DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE kind = 'webhook' AND dead_at IS NOT NULL")
 stop_service
 kill "$RECEIVER_PID"; RECEIVER_PID=
