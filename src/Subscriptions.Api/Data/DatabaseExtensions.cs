@@ -105,9 +105,8 @@ public static class DatabaseExtensions
             {
                 logger.LogWarning("PostgreSQL cannot be reached yet ({Reason}); trying again in 2 s", OneLine(ex));
             }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            catch (Exception ex) when (ex is NpgsqlException or MigrationFailedException)
             {
-                // InvalidOperationException: a migration script failed (DbUp logged it in full)
                 var waitedFor = ex is NpgsqlException { IsTransient: true } ? $"not reachable for {waited.Elapsed.TotalSeconds:0} s: " : "";
                 Console.Error.WriteLine($"Database error: {waitedFor}{OneLine(ex)}");
                 return false;

@@ -24,8 +24,11 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var holdsLock = await connection.BeginTransactionAsync(cancellationToken);
+        // the transaction stays idle while DbUp works on its own connections: a server's
+        // idle_in_transaction_session_timeout must not end it (and fail the start) before they are done
         await connection.ExecuteAsync(new CommandDefinition(
-            "SELECT pg_advisory_xact_lock(@MigrationLockKey)", new { MigrationLockKey }, holdsLock, cancellationToken: cancellationToken));
+            "SET LOCAL idle_in_transaction_session_timeout = 0; SELECT pg_advisory_xact_lock(@MigrationLockKey)",
+            new { MigrationLockKey }, holdsLock, cancellationToken: cancellationToken));
 
         var upgrader = DeployChanges.To
             .PostgresqlDatabase(new PostgresqlConnectionManager(dataSource))
@@ -38,9 +41,12 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
         var result = upgrader.PerformUpgrade();
         if (!result.Successful)
         {
-            throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
+            throw new MigrationFailedException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
         }
 
         await holdsLock.CommitAsync(cancellationToken);
     }
 }
+
+/// <summary>A migration script failed (DbUp has logged it in full): the service cannot start.</summary>
+public sealed class MigrationFailedException(string message, Exception? inner) : Exception(message, inner);
