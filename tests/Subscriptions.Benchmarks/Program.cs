@@ -81,8 +81,8 @@ static async Task<string> SendMails(string host, int port, int count, int warmup
 }
 
 // One connection and one prepared statement, every 20 ms. It replaces a shell loop that started
-// psql 20 times a second: each start forked a process and a PostgreSQL backend, which on these
-// machines took ~0.3 of a core, charged to the service's side of the comparison alone.
+// psql 20 times a second: each start forked a process and a PostgreSQL backend (costly on these
+// VMs), work charged to the service's side of the comparison alone.
 static async Task DrainOutbox(string connectionString, string condition)
 {
     await using var connection = new NpgsqlConnection(connectionString);

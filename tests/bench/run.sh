@@ -160,8 +160,8 @@ SQL
 # nothing of the kind ($1) waits any more. The queueing itself (one transaction: the service sees
 # nothing until it ends) is not timed, as the baselines do not time making their payloads. Before
 # it, the state autovacuum keeps a service in use in: the warm-up's sent rows vacuumed, statistics
-# taken. A watcher with one connection looks every 20 ms (a shell loop starting psql 20 times a
-# second took ~0.3 of a core from the measured side only).
+# taken. A watcher with one connection looks every 20 ms (a shell loop started psql, a process and
+# a PostgreSQL backend, 20 times a second: CPU taken from the measured side only).
 queue_and_drain() {
   vacuum
   dotnet "$BENCHMARKS" drain-outbox "Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres" "$1" > "$WORK/drain.out" &
