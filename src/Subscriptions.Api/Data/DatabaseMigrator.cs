@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Dapper;
 using DbUp;
 using DbUp.Postgresql;
@@ -39,6 +40,13 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
             .Build();
 
         var result = upgrader.PerformUpgrade();
+        if (result.Error is NpgsqlException { IsTransient: true } unreachable)
+        {
+            // a connection of DbUp's own could not be opened, or was lost: the script under way rolled
+            // back, and the start waits and tries again, as when the lock's connection could not open
+            ExceptionDispatchInfo.Throw(unreachable);
+        }
+
         if (!result.Successful)
         {
             throw new MigrationFailedException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
