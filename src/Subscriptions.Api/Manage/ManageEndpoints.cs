@@ -205,6 +205,7 @@ public static class ManageEndpoints
                         userAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgentLength)],
                         language = newLanguage ?? language,
                         suppressed,
+                        traceparent = Tracing.CurrentTraceparent,
                     }, transaction, cancellationToken: cancellationToken));
                     if (newLanguage is not null)
                     {

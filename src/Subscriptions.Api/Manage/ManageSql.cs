@@ -32,7 +32,12 @@ public static class ManageSql
     /// their unsent mail cancelled and links spent). A suppressed address joins nothing.
     /// </summary>
     public const string Choose = """
-        WITH reader AS (
+        WITH traced AS (
+            -- the request's trace, for the webhook events of this transaction: the ledger trigger's
+            -- here, ChangeLanguage's after it (0018; the setting lasts until the transaction ends)
+            SELECT set_config('subscriptions.traceparent', coalesce(@traceparent, ''), true)
+        ),
+        reader AS (
             SELECT id FROM subscribers WHERE id = @subscriberId FOR UPDATE
         ),
         joined AS (
@@ -73,7 +78,7 @@ public static class ManageSql
                   SELECT id, list_id, 'unsubscribed', 3, NULL, NULL, NULL, NULL FROM left_lists) AS changes
             ORDER BY id, n
         )
-        SELECT (SELECT count(*) FROM joined) AS Joined, (SELECT count(*) FROM left_lists) AS LeftLists
+        SELECT (SELECT count(*) FROM joined) AS Joined, (SELECT count(*) FROM left_lists) AS LeftLists FROM traced
         """;
 
     /// <summary>

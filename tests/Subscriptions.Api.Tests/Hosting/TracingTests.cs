@@ -123,6 +123,28 @@ public sealed class TracingTests(ApiFixture fixture, ReceiverFixture receivers, 
         app.AssertNoErrorsLogged();
     }
 
+    [Fact]
+    public async Task A_change_in_the_preference_centre_and_the_webhook_events_it_writes_are_one_trace()
+    {
+        await using var otlp = await OtlpReceiver.StartAsync();
+        await using var app = StartApp(null, otlp.Settings());
+        using var admin = Admin(app);
+        using var client = app.CreateHttpClient();
+        await WebhookAdmin.RegisterAsync(admin, receivers.Receiver, "traced-manage", events: ["subscription.unsubscribed", "subscriber.updated"]);
+        await SignUp(client, [$"manage-{Guid.NewGuid():N}@example.org"]);
+        var manage = new Uri(JsonDocument.Parse(await admin.GetStringAsync("/api/admin/export?format=ndjson")).RootElement.GetProperty("manage_url").GetString()!);
+
+        // one request: no list kept (the ledger trigger's subscription.unsubscribed) and another language (subscriber.updated, written by the statement)
+        var saved = await client.PostAsync(manage.PathAndQuery, new FormUrlEncodedContent([new("action", "save"), new("language", "de")]));
+        Assert.Equal(HttpStatusCode.SeeOther, saved.StatusCode);
+        await receivers.Receiver.WaitAsync("traced-manage", r => r.Count(d => d.Answered == 200) == 2);
+
+        var spans = await otlp.WaitAsync(all => all.Count(s => s.Name == "outbox deliver webhook") == 2, "both webhook deliveries");
+        var request = Assert.Single(spans, s => s.Kind == Server && s["url.path"] == "/manage/{token}");
+        Assert.All(spans.Where(s => s.Name == "outbox deliver webhook"), delivery =>
+            Assert.Equal((request.TraceId, request.SpanId), (delivery.TraceId, delivery.ParentSpanId)));
+    }
+
     [Theory]
     [InlineData("garbage")]
     [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331")]
