@@ -191,9 +191,10 @@ HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 # autovacuum landing in it or not weigh (the same code measured 0.97 and 0.64 in two runs): each
 # side runs three rounds (the baseline, a new process each, warmed up each time) and its median counts.
 median() { sort -n | sed -n 2p; }
-BASELINE_HPS=$(for round in 1 2 3; do
+BASELINE_ROUNDS=$(for round in 1 2 3; do
   dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET" $WARM_ROUNDS
-done | median)
+done | tr '\n' ' ')
+BASELINE_HPS=$(echo $BASELINE_ROUNDS | tr ' ' '\n' | median)
 "${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, webhook_endpoints CASCADE"
 "${PSQL[@]}" bench -c "INSERT INTO webhook_endpoints (url, secret, events, created_at)
     VALUES ('http://127.0.0.1:$HOOK_PORT/hooks', '$HOOK_SECRET', '{subscription.created}', now())"
@@ -211,10 +212,11 @@ FROM generate_series($1, $1 + $2 - 1) AS i;
 SQL
 }
 queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events 1 $WARM_ROUNDS >/dev/null
-WEBHOOK_HPS=$(for round in 0 1 2; do
+WEBHOOK_ROUNDS=$(for round in 0 1 2; do
   seconds=$(queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events $((WARM_ROUNDS + 1 + round * HOOKS)) $HOOKS)
   awk "BEGIN {printf \"%d\\n\", $HOOKS / $seconds}"
-done | median)
+done | tr '\n' ' ')
+WEBHOOK_HPS=$(echo $WEBHOOK_ROUNDS | tr ' ' '\n' | median)
 HOOKS_DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE kind = 'webhook' AND dead_at IS NOT NULL")
 stop_service
 kill "$RECEIVER_PID"; RECEIVER_PID=
@@ -248,6 +250,7 @@ signup (wrk -c32, ${DURATION}s)   ${SIGNUP_RPS} req/s   pgbench same SQL ${PGBEN
 mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELINE_MPS} msg/s   $(ratio "$DISPATCH_MPS" "$BASELINE_MPS")   (dead-lettered: $DEAD)
   signup to delivery (one by one) p50 ${MAIL_P50} ms, p95 ${MAIL_P95} ms
 webhooks ($HOOKS)                 ${WEBHOOK_HPS} events/s  HttpClient loop ${BASELINE_HPS} events/s   $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS")   (dead-lettered: $HOOKS_DEAD)
+  rounds (median counts)          service ${WEBHOOK_ROUNDS}  baseline ${BASELINE_ROUNDS}
 export csv ($EXPORT_ROWS rows)    ${HTTP_RPS} rows/s     psql \\copy ${COPY_RPS} rows/s   $(ratio "$HTTP_RPS" "$COPY_RPS")   peak RSS ${EXPORT_RSS} MB
 import csv ($EXPORT_ROWS rows)    ${IMPORT_HTTP_RPS} rows/s     psql \\copy from ${IMPORT_COPY_RPS} rows/s   $(ratio "$IMPORT_HTTP_RPS" "$IMPORT_COPY_RPS")   peak RSS ${IMPORT_RSS} MB
 topology signup (2 × HAProxy+PgBouncer) ${TOPOLOGY_RPS} req/s, p99 ${TOPOLOGY_P99}   1 instance direct ${TOPOLOGY_DIRECT_RPS} req/s   $(ratio "$TOPOLOGY_RPS" "$TOPOLOGY_DIRECT_RPS")   (1 instance via PgBouncer ${TOPOLOGY_POOLED_RPS})
