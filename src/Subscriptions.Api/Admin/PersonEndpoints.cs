@@ -97,7 +97,7 @@ public static class PersonEndpoints
         )
         INSERT INTO outbox (subscription_id, kind, locale, created_at, due_at)
         SELECT id, 'confirmation', language, @now, @now FROM pending, traced
-        ON CONFLICT (subscription_id, kind) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL DO NOTHING
+        ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
         """;
 
     /// <remarks>

@@ -115,7 +115,7 @@ public static class ConfirmationEndpoints
                            @now, @now
                     FROM confirmed c JOIN lists l ON l.id = c.list_id CROSS JOIN traced
                     WHERE l.welcome
-                    ON CONFLICT (subscription_id, kind) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL DO NOTHING
+                    ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 )
                 SELECT l.slug, l.confirmed_url, confirmed.consent_at, confirmed.utm_source, confirmed.reminded,
                        -- the trace of the signup (or admin resend) that sent the confirmation mail, when traced

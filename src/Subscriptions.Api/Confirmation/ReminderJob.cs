@@ -102,7 +102,7 @@ public sealed partial class ReminderJob(
                        coalesce((SELECT o.locale FROM outbox o WHERE o.subscription_id = r.id ORDER BY o.id DESC LIMIT 1), 'en'),
                        @now, @now
                 FROM reminded r, traced
-                ON CONFLICT (subscription_id, kind) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL DO NOTHING
+                ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
                 RETURNING id
             )
             SELECT count(*) FROM queued

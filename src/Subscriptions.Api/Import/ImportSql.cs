@@ -177,7 +177,7 @@ public static class ImportSql
                               WHERE sub.subscriber_id = d.subscriber_id AND o.created_at > @now - @resendInterval)
                   AND (SELECT count(DISTINCT o.created_at) FROM outbox o JOIN subscriptions sub ON sub.id = o.subscription_id
                        WHERE sub.subscriber_id = d.subscriber_id AND o.created_at > @now - interval '1 day') < @dailyLimit))
-            ON CONFLICT (subscription_id, kind) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL DO NOTHING
+            ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING
             RETURNING id
         )
         SELECT count(*) FROM enqueued

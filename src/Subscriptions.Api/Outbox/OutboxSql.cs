@@ -62,7 +62,7 @@ public static class OutboxSql
               AND o.id <= (
                   SELECT head.id FROM outbox head
                   WHERE head.kind = 'webhook' AND head.webhook_endpoint_id = o.webhook_endpoint_id
-                    AND head.ordering_key = o.ordering_key AND head.sent_at IS NULL AND head.dead_at IS NULL
+                    AND head.ordering_key = o.ordering_key AND coalesce(head.sent_at, head.dead_at) IS NULL -- waiting: the index's own words (0019)
                   ORDER BY head.webhook_endpoint_id, head.ordering_key, head.id
                   LIMIT 1)
         """;
@@ -147,7 +147,7 @@ public static class OutboxSql
             (SELECT min(w.paused_until) FROM webhook_endpoints w
              WHERE w.disabled_at IS NULL AND w.paused_until > @now
                AND (SELECT true FROM outbox o WHERE o.webhook_endpoint_id = w.id AND o.kind = 'webhook'
-                                                AND o.sent_at IS NULL AND o.dead_at IS NULL LIMIT 1)))
+                                                AND coalesce(o.sent_at, o.dead_at) IS NULL LIMIT 1)))
         """;
 
     public sealed record KindDepth(string Kind, long Waiting, DateTime? OldestCreatedAt);

@@ -233,7 +233,7 @@ public static class SignupEndpoints
             WHERE subscription.status = 'pending'
               AND (recent_mail.last_at IS NULL OR recent_mail.last_at <= @now - @resendInterval)
               AND recent_mail.last_day < @dailyLimit
-            ON CONFLICT (subscription_id, kind) WHERE kind <> 'webhook' AND sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
+            ON CONFLICT (subscription_id, kind) WHERE sent_at IS NULL AND dead_at IS NULL DO NOTHING -- one waits already
             RETURNING id
         )
         SELECT count(*) FROM enqueued;
