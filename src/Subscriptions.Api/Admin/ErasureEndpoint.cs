@@ -43,6 +43,13 @@ public static class ErasureEndpoint
             their_subscriptions AS (
                 SELECT sub.id, sub.list_id FROM subscriptions sub JOIN person ON sub.subscriber_id = person.id
             ),
+            -- their mails' outbox rows, locked before the delete below cascades to the subscriptions:
+            -- the order in which recording a delivery takes them (its outbox row, then its ledger
+            -- row's key lock on the subscription). Cascading first, an erasure during that mail's
+            -- delivery deadlocked with its record, and one of the two failed (the erasure: a 503).
+            mail_held AS (
+                SELECT o.id FROM outbox o WHERE o.subscription_id IN (SELECT id FROM their_subscriptions) FOR UPDATE
+            ),
             -- the ledger's personal fields (wipe_personal_ledger, 0011: one definition with retention);
             -- a SELECT CTE runs only when read, so the events it leaves behind read it
             blanked AS (
@@ -79,7 +86,7 @@ public static class ErasureEndpoint
                 JOIN webhook_endpoints w ON w.disabled_at IS NULL AND 'subscriber.erased' = ANY (w.events)
                                         AND (cardinality(w.lists) = 0 OR w.lists && their_lists.slugs)
             )
-            DELETE FROM subscribers WHERE id IN (SELECT id FROM person)
+            DELETE FROM subscribers WHERE id IN (SELECT id FROM person) AND (SELECT count(*) FROM mail_held) >= 0
             """, new { normalized, addressHash, now = clock.GetUtcNow() }, cancellationToken: cancellationToken));
         signal.Raise(OutboxLane.Webhooks);
         return TypedResults.NoContent();
