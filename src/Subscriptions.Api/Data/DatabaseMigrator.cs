@@ -40,7 +40,7 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
             .Build();
 
         var result = upgrader.PerformUpgrade();
-        if (result.Error is NpgsqlException { IsTransient: true } unreachable)
+        if (result.Error is NpgsqlException unreachable && IsConnectionFailure(unreachable))
         {
             // a connection of DbUp's own could not be opened, or was lost: the script under way rolled
             // back, and the start waits and tries again, as when the lock's connection could not open
@@ -54,6 +54,15 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
 
         await holdsLock.CommitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// No connection, or none any more (Npgsql's transient errors without a server's answer, and the
+    /// server's own "connection" and "shutting down" ones) — not what a script's statement met: a
+    /// deadlock or a lock timeout, which Npgsql also calls transient, is that script's failure.
+    /// </summary>
+    static bool IsConnectionFailure(NpgsqlException ex) => ex is PostgresException postgres
+        ? postgres.SqlState.StartsWith("08", StringComparison.Ordinal) || postgres.SqlState is "57P01" or "57P02" or "57P03"
+        : ex.IsTransient;
 }
 
 /// <summary>A migration script failed (DbUp has logged it in full): the service cannot start.</summary>

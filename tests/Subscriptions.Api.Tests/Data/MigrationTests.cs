@@ -90,4 +90,29 @@ public class MigrationTests(ApiFixture fixture)
         Assert.True(network.SilentConnections > 0);
         Assert.Equal(1, await Query<long>(database.ConnectionString, "SELECT count(*) FROM lists WHERE slug = 'news'"));
     }
+
+    [Fact]
+    public async Task A_script_that_cannot_get_its_lock_stops_the_start_at_once_with_one_line()
+    {
+        var database = await fixture.Postgres.CreateDatabaseAsync();
+        await Migrate(database);
+        await using var holder = new NpgsqlConnection(database);
+        await holder.OpenAsync();
+        // 0019 is to run again (it alters the outbox), and another session holds the outbox meanwhile
+        await holder.ExecuteAsync("DELETE FROM schemaversions WHERE scriptname LIKE '%0019_outbox_claims_in_place.sql'");
+        await using var transaction = await holder.BeginTransactionAsync();
+        await holder.ExecuteAsync("LOCK TABLE outbox IN ACCESS SHARE MODE", transaction: transaction);
+        var impatient = new NpgsqlConnectionStringBuilder(database) { Options = "-c lock_timeout=500" };
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var (exitCode, _, stderr) = await ServiceProcess.RunAsync(["--migrate-only"],
+            new() { ["ConnectionStrings__Subscriptions"] = impatient.ConnectionString }, TimeSpan.FromSeconds(50));
+
+        // a lock timeout (which Npgsql calls transient) is the script's failure, not a database still out of reach
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("Database error: Migration ", line, StringComparison.Ordinal);
+        Assert.Contains("55P03", line, StringComparison.Ordinal);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"the start took {started.Elapsed}");
+    }
 }
