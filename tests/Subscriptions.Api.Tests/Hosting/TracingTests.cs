@@ -139,10 +139,12 @@ public sealed class TracingTests(ApiFixture fixture, ReceiverFixture receivers, 
         Assert.Equal(HttpStatusCode.SeeOther, saved.StatusCode);
         await receivers.Receiver.WaitAsync("traced-manage", r => r.Count(d => d.Answered == 200) == 2);
 
-        var spans = await otlp.WaitAsync(all => all.Count(s => s.Name == "outbox deliver webhook") == 2, "both webhook deliveries");
+        var spans = await otlp.WaitAsync(all => all.Count(s => s.Name == "outbox deliver webhook") == 2
+                                                && all.Any(s => s.Kind == Server && s["url.path"] == "/manage/{token}"), "the request and both webhook deliveries");
         var request = Assert.Single(spans, s => s.Kind == Server && s["url.path"] == "/manage/{token}");
         Assert.All(spans.Where(s => s.Name == "outbox deliver webhook"), delivery =>
             Assert.Equal((request.TraceId, request.SpanId), (delivery.TraceId, delivery.ParentSpanId)));
+        app.AssertNoErrorsLogged();
     }
 
     [Theory]
