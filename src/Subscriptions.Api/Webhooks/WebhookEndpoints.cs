@@ -137,7 +137,8 @@ public static class WebhookEndpoints
                    o.attempts AS Attempts, o.last_error AS LastError, o.created_at AS CreatedAt, o.sent_at AS DeliveredAt
             FROM webhook_endpoints w
             LEFT JOIN LATERAL (
-                SELECT * FROM outbox WHERE kind = 'webhook' AND webhook_endpoint_id = w.id ORDER BY created_at DESC, id DESC LIMIT @limit
+                SELECT id, payload, sent_at, dead_at, attempts, last_error, created_at
+                FROM outbox WHERE kind = 'webhook' AND webhook_endpoint_id = w.id ORDER BY created_at DESC, id DESC LIMIT @limit
             ) o ON true
             WHERE w.id = @id
             ORDER BY o.created_at DESC, o.id DESC
