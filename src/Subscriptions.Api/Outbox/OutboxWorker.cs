@@ -63,8 +63,10 @@ public sealed partial class OutboxWorker<TRow>(
     async Task<TimeSpan> NextWakeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await OutboxSql.BeginPlannedForNowAsync(connection, cancellationToken);
         var now = clock.GetUtcNow();
         var nextDue = await OutboxSql.NextDueAsync(connection, transport.Lane, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         var untilDue = nextDue is { } due ? new DateTimeOffset(due, TimeSpan.Zero) - now : options.PollInterval;
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, options.PollInterval.TotalMilliseconds));
     }
@@ -77,8 +79,10 @@ public sealed partial class OutboxWorker<TRow>(
         var claimedAt = clock.GetUtcNow();
         List<TRow> batch;
         await using (var connection = await dataSource.OpenConnectionAsync(stoppingToken))
+        await using (var transaction = await OutboxSql.BeginPlannedForNowAsync(connection, stoppingToken))
         {
             batch = await transport.ClaimAsync(connection, claim, claimedAt, claimedAt + options.Lease, options.BatchSize, stoppingToken);
+            await transaction.CommitAsync(stoppingToken);
         }
 
         if (batch.Count == 0)
