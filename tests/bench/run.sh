@@ -187,14 +187,6 @@ dotnet "$BENCHMARKS" receive-webhooks $HOOK_PORT >>"$WORK/receiver.log" 2>&1 &
 RECEIVER_PID=$!
 until curl -sf "http://127.0.0.1:$HOOK_PORT/count" >/dev/null; do sleep 0.05; done
 HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
-# A round of 10,000 takes under two seconds, where the service's first look (every 100 ms) and an
-# autovacuum landing in it or not weigh (the same code measured 0.97 and 0.64 in two runs): each
-# side runs three rounds (the baseline, a new process each, warmed up each time) and its median counts.
-median() { sort -n | sed -n 2p; }
-BASELINE_ROUNDS=$(for round in 1 2 3; do
-  dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET" $WARM_ROUNDS
-done | tr '\n' ' ')
-BASELINE_HPS=$(echo $BASELINE_ROUNDS | tr ' ' '\n' | median)
 "${PSQL[@]}" bench -c "TRUNCATE subscribers, subscriptions, subscription_events, outbox, tokens, webhook_endpoints CASCADE"
 "${PSQL[@]}" bench -c "INSERT INTO webhook_endpoints (url, secret, events, created_at)
     VALUES ('http://127.0.0.1:$HOOK_PORT/hooks', '$HOOK_SECRET', '{subscription.created}', now())"
@@ -212,10 +204,20 @@ FROM generate_series($1, $1 + $2 - 1) AS i;
 SQL
 }
 queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events 1 $WARM_ROUNDS >/dev/null
-WEBHOOK_ROUNDS=$(for round in 0 1 2; do
+# A round of 10,000 takes under two seconds, where the service's first look (every 100 ms) and an
+# autovacuum landing in it or not weigh (the same code measured 0.97 and 0.64 in two runs): each
+# side runs three rounds and its median counts. The two sides take turns, round by round (the
+# baseline a new process each, warmed up each time; the service up meanwhile, idle): the loop's own
+# rate moved between 7,159 and 12,030 events/s from one run to the next (session 12), and three
+# rounds of one side taken a minute before the other's compared that drift as much as the two sides.
+median() { sort -n | sed -n 2p; }
+BASELINE_ROUNDS= WEBHOOK_ROUNDS=
+for round in 0 1 2; do
+  BASELINE_ROUNDS+="$(dotnet "$BENCHMARKS" webhooks "http://127.0.0.1:$HOOK_PORT/hooks" $HOOKS "$HOOK_SECRET" $WARM_ROUNDS) "
   seconds=$(queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events $((WARM_ROUNDS + 1 + round * HOOKS)) $HOOKS)
-  awk "BEGIN {printf \"%d\\n\", $HOOKS / $seconds}"
-done | tr '\n' ' ')
+  WEBHOOK_ROUNDS+="$(awk "BEGIN {printf \"%d\", $HOOKS / $seconds}") "
+done
+BASELINE_HPS=$(echo $BASELINE_ROUNDS | tr ' ' '\n' | median)
 WEBHOOK_HPS=$(echo $WEBHOOK_ROUNDS | tr ' ' '\n' | median)
 HOOKS_DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE kind = 'webhook' AND dead_at IS NOT NULL")
 stop_service
