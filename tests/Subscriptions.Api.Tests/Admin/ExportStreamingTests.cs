@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Subscriptions.Api.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -40,28 +39,13 @@ public class ExportStreamingTests(ApiFixture fixture, ITestOutputHelper output) 
 
     static HttpClient SmallBuffersAdminClient(SubscriptionsApp app)
     {
-        var admin = new HttpClient(new SocketsHttpHandler { ConnectCallback = ConnectWithSmallBuffer }) { BaseAddress = app.BaseAddress };
+        // set before connecting, so that the window offered to the service is sized by it
+        var admin = LoopbackClients.WithSockets(app.BaseAddress, socket => socket.ReceiveBufferSize = SmallBuffer);
         admin.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
         return admin;
     }
 
     const int SmallBuffer = 64 * 1024;
-
-    static async ValueTask<Stream> ConnectWithSmallBuffer(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-    {
-        // set before connecting, so that the window offered to the service is sized by it
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveBufferSize = SmallBuffer };
-        try
-        {
-            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
 
     [Fact]
     public async Task An_export_of_100000_rows_streams_while_the_query_runs_and_memory_stays_flat()

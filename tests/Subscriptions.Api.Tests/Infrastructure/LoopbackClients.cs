@@ -15,7 +15,11 @@ public static class LoopbackClients
     public static IPAddress Address(int block, int n) => new([127, (byte)block, (byte)(n / 250), (byte)(n % 250 + 2)]);
 
     /// <summary>An HTTP client whose every connection comes from <paramref name="source"/>; redirects are not followed.</summary>
-    public static HttpClient From(IPAddress source, Uri baseAddress) => new(new SocketsHttpHandler
+    public static HttpClient From(IPAddress source, Uri baseAddress) =>
+        WithSockets(baseAddress, socket => socket.Bind(new IPEndPoint(source, 0)));
+
+    /// <summary>An HTTP client whose every socket <paramref name="configure"/> sets up before it connects; redirects are not followed.</summary>
+    public static HttpClient WithSockets(Uri baseAddress, Action<Socket> configure) => new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
         ConnectCallback = async (context, cancellationToken) =>
@@ -23,7 +27,7 @@ public static class LoopbackClients
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                socket.Bind(new IPEndPoint(source, 0));
+                configure(socket);
                 await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
                 return new NetworkStream(socket, ownsSocket: true);
             }
