@@ -30,7 +30,8 @@ public sealed class OutboxOptions
 
     /// <summary>
     /// How long a claim holds: a crashed instance's rows are taken over after it. A worker renews
-    /// the claim of the row it is about to deliver, and of its whole batch when half of this has passed.
+    /// its batch's claim every third of this while it works on the batch, and before a delivery
+    /// when less than half is left.
     /// </summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 

@@ -132,10 +132,18 @@ public static class OutboxSql
         ids.Count == 0 ? Task.CompletedTask : connection.ExecuteAsync(
             "UPDATE outbox SET locked_until = NULL, claim = NULL WHERE id = ANY (@ids) AND claim = @claim", new { claim, ids = ids.ToArray() });
 
-    /// <summary>Extends the lease of the rows the claim still holds among <paramref name="ids"/>, and names them.</summary>
+    /// <summary>
+    /// Extends the lease of the rows the claim still holds among <paramref name="ids"/>, and names
+    /// them. A row locked meanwhile is passed over rather than waited for: either this worker's own
+    /// outcome is being written to it (the lock keeps it from every claim until then), or another
+    /// worker is claiming it because the lease ran out (it is theirs).
+    /// </summary>
     public static async Task<IEnumerable<long>> RenewAsync(NpgsqlConnection connection, Guid claim, IReadOnlyList<long> ids, DateTimeOffset leaseUntil) =>
-        await connection.QueryAsync<long>("UPDATE outbox SET locked_until = @leaseUntil WHERE id = ANY (@ids) AND claim = @claim RETURNING id",
-            new { claim, ids = ids.ToArray(), leaseUntil });
+        await connection.QueryAsync<long>("""
+            UPDATE outbox SET locked_until = @leaseUntil
+            WHERE id = ANY (ARRAY(SELECT id FROM outbox WHERE id = ANY (@ids) AND claim = @claim FOR UPDATE SKIP LOCKED))
+            RETURNING id
+            """, new { claim, ids = ids.ToArray(), leaseUntil });
 
     /// <summary>
     /// When a worker of <paramref name="lane"/> could next claim a row not held by a live claim:

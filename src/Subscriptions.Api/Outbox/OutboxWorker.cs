@@ -105,14 +105,21 @@ public sealed partial class OutboxWorker<TRow>(
     /// the transport's <see cref="IOutboxTransport{TRow}.Concurrency"/> permits, each given back
     /// only once its delivery's outcome is written (by the lane's <see cref="OutboxRecorder"/>).
     /// So no more deliveries than that are ever made and not yet recorded — all a crash can
-    /// repeat: one mail per SMTP connection. The claim's lease is renewed when half of it has
-    /// passed (a row the claim lost meanwhile is skipped), and each delivery is cut off at the
-    /// lease's end.
+    /// repeat: one mail per SMTP connection. While the batch is worked on, its claim is renewed
+    /// every third of a lease (<see cref="KeepAsync"/>), for the rows not yet recorded: a delivery
+    /// under way, or one whose outcome waits to be written, keeps its row however slow the relay
+    /// or the database, so no other worker takes it over meanwhile. Only a worker that cannot
+    /// renew (its database away) loses its rows, and then its deliveries are cut off before the
+    /// lease it last renewed runs out, and none starts on a row it no longer holds.
     /// </summary>
     sealed class BatchRun(OutboxWorker<TRow> worker, Guid claim, DateTimeOffset leaseUntil, List<TRow> batch)
     {
         readonly SemaphoreSlim _permits = new(worker.Concurrency);
         readonly HashSet<long> _untried = [.. batch.Select(r => r.OutboxId)];
+        readonly Lock _lease = new();
+        readonly SemaphoreSlim _renewing = new(1);
+        // cancelled just before the lease last renewed runs out: the deliveries under way stop there
+        readonly CancellationTokenSource _leaseEnding = new(Remaining(leaseUntil, worker.Clock), worker.Clock);
         volatile bool _transportFailed;
         volatile bool _recordFailed;
 
@@ -123,6 +130,8 @@ public sealed partial class OutboxWorker<TRow>(
         public async Task DeliverAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
         {
             List<Task> deliveries = [];
+            using var done = new CancellationTokenSource();
+            var keeping = KeepAsync(done.Token);
             try
             {
                 // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
@@ -130,7 +139,7 @@ public sealed partial class OutboxWorker<TRow>(
                 foreach (var row in batch)
                 {
                     await _permits.WaitAsync(CancellationToken.None); // comes back as soon as an outcome is written
-                    if (stoppingToken.IsCancellationRequested || _transportFailed || _recordFailed)
+                    if (stoppingToken.IsCancellationRequested || _transportFailed || _recordFailed || _leaseEnding.IsCancellationRequested)
                     {
                         break;
                     }
@@ -141,8 +150,7 @@ public sealed partial class OutboxWorker<TRow>(
                         continue;
                     }
 
-                    _untried.Remove(row.OutboxId);
-                    deliveries.Add(DeliverAsync(sender, row, leaseUntil, stoppingToken));
+                    deliveries.Add(DeliverAsync(sender, row, stoppingToken));
                 }
             }
             finally
@@ -153,33 +161,101 @@ public sealed partial class OutboxWorker<TRow>(
                 }
                 finally
                 {
-                    await worker.WriteWhileDatabaseAwayAsync(connection => OutboxSql.ReleaseAsync(connection, claim, [.. _untried]));
+                    await done.CancelAsync();
+                    await keeping;
+                    _leaseEnding.Dispose();
+                    long[] untried;
+                    lock (_lease)
+                    {
+                        untried = [.. _untried];
+                    }
+
+                    await worker.WriteWhileDatabaseAwayAsync(connection => OutboxSql.ReleaseAsync(connection, claim, untried));
                 }
             }
         }
 
-        /// <summary>Whether the claim still holds the row, renewing the lease of the rows it holds when half of it has passed.</summary>
+        /// <summary>
+        /// Whether the claim still holds the row (then it counts as tried), renewing the claim first
+        /// if less than half a lease is left (the renewals of <see cref="KeepAsync"/> came late).
+        /// </summary>
         async Task<bool> HoldsAsync(TRow row)
         {
-            var now = worker.Clock.GetUtcNow();
-            if (leaseUntil - now < Options.Lease / 2)
+            bool renew;
+            lock (_lease)
             {
-                await using var connection = await worker.DataSource.OpenConnectionAsync(CancellationToken.None);
-                var held = await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + Options.Lease);
-                leaseUntil = now + Options.Lease;
-                _untried.IntersectWith(held);
+                renew = leaseUntil - worker.Clock.GetUtcNow() < Options.Lease / 2;
             }
 
-            return _untried.Contains(row.OutboxId);
+            if (renew)
+            {
+                await RenewAsync();
+            }
+
+            lock (_lease)
+            {
+                return _untried.Remove(row.OutboxId);
+            }
         }
 
-        async Task DeliverAsync(IOutboxSender<TRow> sender, TRow row, DateTimeOffset deliverBy, CancellationToken stoppingToken)
+        /// <summary>Renews the claim every third of a lease until the batch is done; a failed renewal is tried again at the next.</summary>
+        async Task KeepAsync(CancellationToken done)
+        {
+            while (true)
+            {
+                try
+                {
+                    await Task.Delay(Options.Lease / 3, worker.Clock, done);
+                    await RenewAsync();
+                }
+                catch (OperationCanceledException) when (done.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (NpgsqlException)
+                {
+                    // the database away: the deliveries under way stop before the last renewed lease ends
+                }
+            }
+        }
+
+        /// <summary>
+        /// Extends the lease of the batch's rows the claim still holds (rows already recorded no
+        /// longer carry it). One renewal at a time: another at once would find the rows locked by
+        /// the first and take them for lost.
+        /// </summary>
+        async Task RenewAsync()
+        {
+            await _renewing.WaitAsync();
+            try
+            {
+                var now = worker.Clock.GetUtcNow();
+                await using var connection = await worker.DataSource.OpenConnectionAsync(CancellationToken.None);
+                var held = await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + Options.Lease);
+                lock (_lease)
+                {
+                    leaseUntil = now + Options.Lease;
+                    _untried.IntersectWith(held);
+                    _leaseEnding.CancelAfter(Remaining(leaseUntil, worker.Clock));
+                }
+            }
+            finally
+            {
+                _renewing.Release();
+            }
+        }
+
+        /// <summary>Until just before the lease ends: past it another worker may own the row.</summary>
+        static TimeSpan Remaining(DateTimeOffset leaseUntil, TimeProvider clock) =>
+            TimeSpan.FromTicks(Math.Max(0, (leaseUntil - clock.GetUtcNow() - TimeSpan.FromMilliseconds(100)).Ticks));
+
+        async Task DeliverAsync(IOutboxSender<TRow> sender, TRow row, CancellationToken stoppingToken)
         {
             var attempt = row.Attempts + 1;
             Delivery delivery;
             using (var span = DeliverySpan.Start(worker.Lane, row, attempt))
             {
-                delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, deliverBy, stoppingToken);
+                delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, _leaseEnding.Token, stoppingToken);
                 DeliverySpan.End(span, delivery);
             }
 
@@ -221,12 +297,15 @@ public sealed partial class OutboxWorker<TRow>(
 
     /// <summary>
     /// A delivery may not outlive the claim it started under: past the lease another worker may
-    /// own the row, so the attempt is cut off there (and counts as a failure, retried later).
+    /// own the row, so the attempt is cut off when the claim can no longer be renewed
+    /// (<paramref name="leaseEnding"/>), and after a lease at most however the claim fares, so that
+    /// one stuck delivery cannot hold its batch for ever. Either counts as a failure, retried later.
     /// </summary>
-    async Task<Delivery> DeliverWithinLeaseAsync(IOutboxSender<TRow> sender, TRow row, int attempt, DateTimeOffset leaseUntil, CancellationToken stoppingToken)
+    async Task<Delivery> DeliverWithinLeaseAsync(IOutboxSender<TRow> sender, TRow row, int attempt, CancellationToken leaseEnding,
+        CancellationToken stoppingToken)
     {
-        using var withinLease = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        withinLease.CancelAfter(leaseUntil - clock.GetUtcNow() - TimeSpan.FromMilliseconds(100));
+        using var withinLease = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, leaseEnding);
+        withinLease.CancelAfter(options.Lease - TimeSpan.FromMilliseconds(100));
         try
         {
             return await sender.DeliverAsync(row, attempt, withinLease.Token);

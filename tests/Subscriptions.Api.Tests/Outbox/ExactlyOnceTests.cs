@@ -1,3 +1,4 @@
+using Dapper;
 using Subscriptions.Api.Outbox;
 using Subscriptions.Api.Tests.Infrastructure;
 
@@ -57,6 +58,38 @@ public sealed class ExactlyOnceTests(ApiFixture fixture) : OwnDatabaseTest(fixtu
         Assert.All(mails, m => Assert.True(m.Value == 1, $"{m.Key} got {m.Value} mails"));
         first.AssertNoErrorsLogged();
         second.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task Outcomes_that_cannot_be_written_for_longer_than_the_lease_keep_their_mail_from_other_workers()
+    {
+        // Each outcome goes into the ledger (subscription_events) as well: while another session holds
+        // that table, a write of outcomes waits, and outcomes that came meanwhile queue behind it.
+        // The instances are alive all along, so nothing they sent may be taken over and sent again.
+        await using var relay = new RelayProxy(Fixture.Mail.Port) { PerMessageDelay = TimeSpan.FromMilliseconds(200) };
+        (string, string?)[] settings = [("Smtp:Timeout", "00:00:01"), ("Outbox:Lease", "00:00:02"), ("Outbox:PollInterval", "00:00:00.200")];
+        await using var first = StartApp(relay.Port, settings);
+        await using var second = StartApp(relay.Port, settings);
+        var emails = Addresses(60, "held");
+
+        await Task.WhenAll(SignUp(first, emails[..30]), SignUp(second, emails[30..]));
+        await using (var connection = await Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await connection.ExecuteAsync("LOCK TABLE subscription_events IN EXCLUSIVE MODE", transaction: transaction);
+            await Task.Delay(TimeSpan.FromSeconds(6)); // three leases
+            Assert.True(await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL", transaction: transaction) < 60,
+                "every mail was recorded before the ledger was held: the test tested nothing");
+            await transaction.CommitAsync();
+        }
+
+        await WaitUntil("SELECT count(*) = 60 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        var mails = await MailsPerAddress("held");
+        Assert.Equal(emails.Order(), mails.Keys.Order());
+        Assert.All(mails, m => Assert.True(m.Value == 1, $"{m.Key} got {m.Value} mails"));
+        Assert.Equal(60, await Scalar<long>("SELECT count(*) FROM subscription_events WHERE type = 'confirmation_sent'"));
     }
 
     [Fact]
