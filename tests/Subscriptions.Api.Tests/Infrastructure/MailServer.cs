@@ -52,9 +52,12 @@ public sealed class MailServer : IAsyncDisposable
                 return default;
             },
         };
-        _api = new HttpClient(new ResilienceHandler(new ResiliencePipelineBuilder<HttpResponseMessage>().AddRetry(retry).Build())
+        _api = new HttpClient(new KeepingLogOnFailure(this)
         {
-            InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero },
+            InnerHandler = new ResilienceHandler(new ResiliencePipelineBuilder<HttpResponseMessage>().AddRetry(retry).Build())
+            {
+                InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero },
+            },
         });
         _api.DefaultRequestHeaders.ConnectionClose = true;
     }
@@ -88,8 +91,9 @@ public sealed class MailServer : IAsyncDisposable
         {
             (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
         }
-        catch (HttpRequestException)
+        catch (HttpRequestException ex)
         {
+            Console.Error.WriteLine($"MailDev is started again: {ex.Message}");
             await _container.StopAsync();
             await _container.StartAsync();
             (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
@@ -174,6 +178,45 @@ public sealed class MailServer : IAsyncDisposable
     /// <summary>The envelope sender (MAIL FROM) of every message received so far, as the SMTP server saw it.</summary>
     public async Task<List<string>> EnvelopeSendersAsync() =>
         [.. (await _api.GetFromJsonAsync<List<Listed>>(new Uri(Api, "email")) ?? []).Select(m => m.Envelope?.From?.Address ?? "")];
+
+    /// <summary>
+    /// MailDev's own account of a request it did not answer even when asked again: its state, exit
+    /// code and log, kept in TestResults/ (the container goes with the test run). MailDev exited
+    /// with code 1 mid-suite in some runs (podman's event log, sessions 12 and 13), once during a
+    /// test; what it said then was lost with the container.
+    /// </summary>
+    sealed class KeepingLogOnFailure(MailServer server) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            catch (HttpRequestException ex)
+            {
+                var container = server._container;
+                var file = Path.Combine(RepositoryPaths.Root, "TestResults", $"maildev-{container.Name.TrimStart('/')}-{DateTime.UtcNow:HHmmss}.log");
+                var (stdout, stderr) = await container.GetLogsAsync(ct: CancellationToken.None);
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                await File.WriteAllTextAsync(file, $"state {container.State}, exit code {await ExitCodeAsync(container)}\n{stdout}\n{stderr}", CancellationToken.None);
+                throw new HttpRequestException($"MailDev did not answer {request.Method} {request.RequestUri?.AbsolutePath}: {ex.Message} "
+                    + $"(container {container.State}; its log: {file})", ex);
+            }
+        }
+
+        static async Task<string> ExitCodeAsync(IContainer container)
+        {
+            try
+            {
+                return (await container.GetExitCodeAsync()).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                return $"unknown ({ex.GetType().Name})";
+            }
+        }
+    }
 
     sealed record Listed(string Id, List<Recipient>? To = null, Envelope? Envelope = null);
 
