@@ -19,8 +19,13 @@ public sealed class OutboxOptions
     /// <summary>Webhook workers side by side, each with its own batches.</summary>
     public int WebhookWorkers { get; set; } = 4;
 
-    /// <summary>Deliveries each webhook worker has in flight at once (a crash re-sends at most these).</summary>
-    public int WebhookConcurrency { get; set; } = 8;
+    /// <summary>
+    /// Deliveries each webhook worker has in flight at once (a crash re-sends at most these). Each
+    /// holds its place until its outcome is written, so the writes' latency is part of every
+    /// delivery: 16 kept two cores busy where 8 left a fifth of them idle (the harness's webhook
+    /// scenario: 7,700–8,150 events/s against 6,800).
+    /// </summary>
+    public int WebhookConcurrency { get; set; } = 16;
 
     /// <summary>Attempts before a row is dead-lettered.</summary>
     public int MaxAttempts { get; set; } = 10;
