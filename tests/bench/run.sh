@@ -203,11 +203,11 @@ SELECT 'webhook', (SELECT id FROM webhook_endpoints), i,
 FROM generate_series($1, $1 + $2 - 1) AS i;
 SQL
 }
-# Two unmeasured rounds: after one, the first measured round was always the lowest (5,397-6,410
-# events/s against 6,782-8,496 after it), with twice the service's CPU per event: the runtime was
-# compiling the hot path again (tiered compilation counts calls only once no new method has been
-# compiled for a while, which the first round never allowed). After a second, the next round's CPU
-# per event was that of the later ones (session 13).
+# Two unmeasured rounds: after one, the service spent twice the CPU per event in the first
+# measured round that it did in the later ones (1.2-1.5 s of CPU per 10,000 against 0.65-0.87,
+# from /proc; session 13): the runtime was compiling the hot path again (tiered compilation counts
+# calls only once no new method has been compiled for a while, which one round did not allow). A
+# second unmeasured round takes that cost (2.3 s of CPU); a service in use is long past it.
 queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events 1 $WARM_ROUNDS >/dev/null
 queue_and_drain "kind = 'webhook' AND due_at IS NOT NULL" queue_events $((WARM_ROUNDS + 1)) $WARM_ROUNDS >/dev/null
 # A round of 10,000 takes under two seconds, where the service's first look (every 100 ms) and an
