@@ -7,8 +7,9 @@ namespace Subscriptions.Api.Tests.Outbox;
 /// <summary>
 /// A mail is delivered at most once while its claim holds, and a worker whose lease ran out
 /// delivers nothing more: with a relay that stays silent, one that is slower per message than
-/// the lease allows a batch, and an instance killed mid-dispatch. Each test runs two instances
-/// (four SMTP connections each) on a database of its own, with a five-second lease.
+/// the lease allows a batch, outcomes that cannot be written for longer than a lease, and an
+/// instance killed mid-dispatch. Each test runs two instances on a database of its own, with a
+/// short lease (five seconds; two where the outcomes are held).
 /// </summary>
 public sealed class ExactlyOnceTests(ApiFixture fixture) : OwnDatabaseTest(fixture)
 {
