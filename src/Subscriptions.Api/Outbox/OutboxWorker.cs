@@ -115,6 +115,7 @@ public sealed partial class OutboxWorker<TRow>(
     sealed class BatchRun(OutboxWorker<TRow> worker, Guid claim, DateTimeOffset leaseUntil, List<TRow> batch)
     {
         readonly SemaphoreSlim _permits = new(worker.Concurrency);
+        readonly long[] _ids = [.. batch.Select(r => r.OutboxId)];
         readonly HashSet<long> _untried = [.. batch.Select(r => r.OutboxId)];
         readonly Lock _lease = new();
         readonly SemaphoreSlim _renewing = new(1);
@@ -231,7 +232,7 @@ public sealed partial class OutboxWorker<TRow>(
             {
                 var now = worker.Clock.GetUtcNow();
                 await using var connection = await worker.DataSource.OpenConnectionAsync(CancellationToken.None);
-                var held = await OutboxSql.RenewAsync(connection, claim, [.. batch.Select(r => r.OutboxId)], now + Options.Lease);
+                var held = await OutboxSql.RenewAsync(connection, claim, _ids, now + Options.Lease);
                 lock (_lease)
                 {
                     leaseUntil = now + Options.Lease;

@@ -91,9 +91,8 @@ public sealed class MailServer : IAsyncDisposable
         {
             (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException)
         {
-            Console.Error.WriteLine($"MailDev is started again: {ex.Message}");
             await _container.StopAsync();
             await _container.StartAsync();
             (await _api.DeleteAsync(new Uri(Api, "email/all"))).EnsureSuccessStatusCode();
