@@ -59,6 +59,13 @@ public interface IOutboxTransport<TRow> where TRow : IClaimedRow
     /// </summary>
     int Concurrency { get; }
 
+    /// <summary>
+    /// Whether the lane can have anything to deliver at all (webhooks: only while an endpoint is
+    /// registered). When not, its workers neither claim nor look in the outbox: they wait for the
+    /// next wake-up or poll.
+    /// </summary>
+    ValueTask<bool> InUseAsync(CancellationToken cancellationToken);
+
     /// <summary>Claims up to <paramref name="batchSize"/> due rows for <paramref name="claim"/> until <paramref name="leaseUntil"/>.</summary>
     Task<List<TRow>> ClaimAsync(Npgsql.NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
         int batchSize, CancellationToken cancellationToken);

@@ -28,6 +28,12 @@ public sealed partial class OutboxWorker<TRow>(
         {
             try
             {
+                if (!await transport.InUseAsync(stoppingToken))
+                {
+                    await signal.WaitAsync(transport.Lane, options.PollInterval, stoppingToken);
+                    continue;
+                }
+
                 var batch = await DispatchBatchAsync(sender, stoppingToken);
                 if (batch.Claimed < options.BatchSize)
                 {

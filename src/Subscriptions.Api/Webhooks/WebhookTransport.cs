@@ -39,18 +39,13 @@ public sealed class WebhookTransport(
 
     public int Concurrency => outboxOptions.Value.WebhookConcurrency;
 
-    public async Task<List<ClaimedWebhook>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
-        int batchSize, CancellationToken cancellationToken)
-    {
-        // Every signup wakes this lane; with no endpoint there is nothing to look for.
-        if (!await endpoints.AnyAsync(cancellationToken))
-        {
-            return [];
-        }
+    /// <summary>Every signup wakes this lane; with no endpoint there is nothing to look for.</summary>
+    public ValueTask<bool> InUseAsync(CancellationToken cancellationToken) => endpoints.AnyAsync(cancellationToken);
 
-        return [.. await connection.QueryAsync<ClaimedWebhook>(new CommandDefinition(OutboxSql.ClaimWebhooks,
+    public async Task<List<ClaimedWebhook>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,
+        int batchSize, CancellationToken cancellationToken) =>
+        [.. await connection.QueryAsync<ClaimedWebhook>(new CommandDefinition(OutboxSql.ClaimWebhooks,
             new { claim, now, leaseUntil, batchSize }, cancellationToken: cancellationToken))];
-    }
 
     public IOutboxSender<ClaimedWebhook> CreateSender() => new Sender(this, httpClients.CreateClient(HttpClientName));
 
