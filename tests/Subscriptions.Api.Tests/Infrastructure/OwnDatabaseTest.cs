@@ -62,7 +62,7 @@ public abstract class OwnDatabaseTest(ApiFixture fixture) : IAsyncLifetime
         return (await connection.ExecuteScalarAsync<T>(sql))!;
     }
 
-    /// <summary>Polls (bounded) until the query answers true.</summary>
+    /// <summary>Runs one statement on this test's database.</summary>
     protected async Task Execute(string sql)
     {
         await using var connection = await Database.OpenConnectionAsync();
