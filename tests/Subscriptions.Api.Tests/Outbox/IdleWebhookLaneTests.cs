@@ -18,22 +18,19 @@ public sealed class IdleWebhookLaneTests(ApiFixture fixture, ITestOutputHelper o
     {
         // No SMTP host: the mail lane stays off, and the poll is far away, so only the signups
         // themselves and what they wake can reach the database during the test.
-        var app = StartApp(overrides: [("Smtp:Host", ""), ("Outbox:PollInterval", "01:00:00")]);
-        await using (app)
-        {
-            await SignUp(app, Addresses(1, "first")); // the endpoint cache and everything else of a first request
-            var before = await CommitsAsync();
-            await SignUp(app, Addresses(Signups, "idle"));
-            var after = await CommitsAsync();
+        await using var app = StartApp(overrides: [("Smtp:Host", ""), ("Outbox:PollInterval", "01:00:00")]);
+        await SignUp(app, Addresses(1, "first")); // the endpoint cache and everything else of a first request
+        var before = await CommitsAsync();
+        await SignUp(app, Addresses(Signups, "idle"));
+        var after = await CommitsAsync();
 
-            var perSignup = (double)(after - before) / Signups;
-            output.WriteLine($"{Signups} signups: {after - before} transactions committed ({perSignup:F2} a signup)");
-            // A signup is one transaction; a few more may come from jobs that run on their own
-            // clock (the outbox gauges every 15 s, the endpoint cache every 5 s). The webhook
-            // workers' two a wake-up would make it ~3.
-            Assert.InRange(perSignup, 1.0, 1.2);
-            app.AssertNoErrorsLogged();
-        }
+        var perSignup = (double)(after - before) / Signups;
+        output.WriteLine($"{Signups} signups: {after - before} transactions committed ({perSignup:F2} a signup)");
+        // A signup is one transaction; a few more may come from jobs that run on their own
+        // clock (the outbox gauges every 15 s, the endpoint cache every 5 s). The webhook
+        // workers' two a wake-up would make it ~3.
+        Assert.InRange(perSignup, 1.0, 1.2);
+        app.AssertNoErrorsLogged();
     }
 
     /// <summary>
