@@ -14,7 +14,11 @@ namespace Subscriptions.Api.Mail;
 public sealed record ClaimedMail(
     long OutboxId, string Kind, long SubscriptionId, string Status, string Locale,
     string EmailAsTyped, string ListName, string? SenderName, string? SenderEmail, string? SuppressedReason, int Attempts,
-    string? Traceparent) : IClaimedRow;
+    string? Traceparent) : IClaimedRow
+{
+    /// <summary>The confirmation link's token, minted when the batch is prepared (confirmation and reminder mails).</summary>
+    public string? Token { get; init; }
+}
 
 /// <summary>
 /// The outbox's mails over SMTP: confirmation and its reminder (each with a fresh link), and the
@@ -54,28 +58,32 @@ public sealed class MailTransport(
 
     sealed class Sender(MailTransport transport, SmtpSender smtp) : IOutboxSender<ClaimedMail>
     {
-        readonly Dictionary<long, string> _links = [];
-
         /// <summary>
         /// Mints the links of the batch's confirmation mails and stores their hashes before any
         /// mail leaves, so no link can arrive unknown. A crash, or a row taken over by another
         /// worker, leaves an unused hash that simply expires.
         /// </summary>
-        public async Task PrepareAsync(IReadOnlyList<ClaimedMail> batch, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<ClaimedMail>> PrepareAsync(IReadOnlyList<ClaimedMail> batch, CancellationToken cancellationToken)
         {
-            _links.Clear();
             var tokens = new List<(byte[] Hash, long SubscriptionId)>();
-            foreach (var mail in batch.Where(m => m.Kind is "confirmation" or "reminder" && m.Status == "pending" && m.SuppressedReason is null))
+            var prepared = batch.Select(mail =>
             {
+                if (mail is not { Kind: "confirmation" or "reminder", Status: "pending", SuppressedReason: null })
+                {
+                    return mail;
+                }
+
                 var (token, hash) = Token.Mint();
                 tokens.Add((hash, mail.SubscriptionId));
-                _links[mail.OutboxId] = token;
-            }
+                return mail with { Token = token };
+            }).ToList();
 
             if (tokens.Count > 0)
             {
                 await transport.StoreTokensAsync(tokens, cancellationToken);
             }
+
+            return prepared;
         }
 
         public async Task<Delivery> DeliverAsync(ClaimedMail mail, int attempts, CancellationToken cancellationToken)
@@ -96,7 +104,7 @@ public sealed class MailTransport(
                 return Delivery.Dead("not sent: MimeKit cannot parse the address");
             }
 
-            var message = await transport.ComposeAsync(mail, to, _links.GetValueOrDefault(mail.OutboxId), cancellationToken);
+            var message = await transport.ComposeAsync(mail, to, mail.Token, cancellationToken);
             BounceRouting.Tag(message, mail.OutboxId);
             var needsUtf8 = !mail.EmailAsTyped.Split('@')[0].All(char.IsAscii);
             return await smtp.SendAsync(message, needsUtf8, attempts, cancellationToken, transport._returnPath?.For(mail.OutboxId));

@@ -74,10 +74,14 @@ public interface IOutboxTransport<TRow> where TRow : IClaimedRow
     IOutboxSender<TRow> CreateSender();
 }
 
-public interface IOutboxSender<in TRow> : IAsyncDisposable where TRow : IClaimedRow
+public interface IOutboxSender<TRow> : IAsyncDisposable where TRow : IClaimedRow
 {
-    /// <summary>Work for the whole batch before the first delivery (e.g. storing the hashes of the links it carries).</summary>
-    Task PrepareAsync(IReadOnlyList<TRow> batch, CancellationToken cancellationToken);
+    /// <summary>
+    /// Work for the whole batch before the first delivery (e.g. storing the hashes of the links it
+    /// carries), which returns the rows ready to deliver, with what it added to them. A sender keeps
+    /// nothing of a batch: the next one may be prepared while this one's last deliveries are under way.
+    /// </summary>
+    Task<IReadOnlyList<TRow>> PrepareAsync(IReadOnlyList<TRow> batch, CancellationToken cancellationToken);
 
     /// <param name="attempts">This attempt's number (the row's attempts, this one included).</param>
     /// <param name="cancellationToken">Cancelled at shutdown or when the claim's lease would end.</param>

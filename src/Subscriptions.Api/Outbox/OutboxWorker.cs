@@ -9,7 +9,10 @@ namespace Subscriptions.Api.Outbox;
 /// recording each outcome as it happens (<see cref="BatchRun"/>). The claim is fenced by its
 /// lease: renewed while the worker works on the batch, and no delivery outlives it, so a row
 /// another worker took over is never delivered twice. A failure of the transport itself hands
-/// the rest of the batch back at once, untried.
+/// the rest of the batch back at once, untried. When one round of a batch's deliveries is left to
+/// start, the worker claims the next batch, whose deliveries take their turns as those finish: no
+/// wait for a claim between batches, and the transport's deliveries at once are the worker's,
+/// across its batches, never more.
 /// </summary>
 public sealed partial class OutboxWorker<TRow>(
     IOutboxTransport<TRow> transport,
@@ -21,6 +24,13 @@ public sealed partial class OutboxWorker<TRow>(
     TimeProvider clock,
     ILogger logger) where TRow : IClaimedRow
 {
+    // a delivery holds a permit until its outcome is written (or it did not start)
+    readonly SemaphoreSlim _permits = new(transport.Concurrency);
+    // the last batch's deliveries still under way
+    Task _finishing = Task.CompletedTask;
+    // the transport failed since the worker last claimed: what it holds goes back, nothing more starts
+    volatile bool _transportFailed;
+
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         await using var sender = transport.CreateSender();
@@ -34,27 +44,55 @@ public sealed partial class OutboxWorker<TRow>(
                     continue;
                 }
 
-                var batch = await DispatchBatchAsync(sender, stoppingToken);
-                if (batch.Claimed < options.BatchSize)
+                var claimed = await DispatchBatchAsync(sender, stoppingToken);
+                if (claimed < options.BatchSize)
                 {
-                    await signal.WaitAsync(transport.Lane, batch.TransportFailed ? options.RetryBaseDelay : await NextWakeAsync(stoppingToken), stoppingToken);
+                    await FinishAsync();
+                    await signal.WaitAsync(transport.Lane, _transportFailed ? options.RetryBaseDelay : await NextWakeAsync(stoppingToken), stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 break;
             }
-            catch (NpgsqlException ex)
-            {
-                LogDatabaseUnavailable(ex, transport.Lane);
-                await PauseAsync(stoppingToken);
-            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // A bug must not stop the host (a BackgroundService's failure would): log it, carry on.
-                LogUnexpected(ex, transport.Lane);
+                Log(ex);
                 await PauseAsync(stoppingToken);
             }
+        }
+
+        try
+        {
+            await FinishAsync();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // stopped while the last batch was being prepared: it went back to the queue
+        }
+        catch (Exception ex)
+        {
+            Log(ex);
+        }
+    }
+
+    Task FinishAsync()
+    {
+        var finishing = _finishing;
+        _finishing = Task.CompletedTask;
+        return finishing;
+    }
+
+    void Log(Exception exception)
+    {
+        if (exception is NpgsqlException)
+        {
+            LogDatabaseUnavailable(exception, transport.Lane);
+        }
+        else
+        {
+            // a bug must not stop the host (a BackgroundService's failure would): log it, carry on
+            LogUnexpected(exception, transport.Lane);
         }
     }
 
@@ -77,10 +115,13 @@ public sealed partial class OutboxWorker<TRow>(
         return TimeSpan.FromMilliseconds(Math.Clamp(untilDue.TotalMilliseconds, 10, options.PollInterval.TotalMilliseconds));
     }
 
-    readonly record struct BatchResult(int Claimed, bool TransportFailed);
-
-    async Task<BatchResult> DispatchBatchAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
+    /// <summary>
+    /// Claims a batch and starts its deliveries; returns how many rows it claimed once one round of
+    /// them is left to start (the rest go on meanwhile) and the batch before has finished.
+    /// </summary>
+    async Task<int> DispatchBatchAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
     {
+        _transportFailed = false;
         var claim = Guid.NewGuid();
         var claimedAt = clock.GetUtcNow();
         List<TRow> batch;
@@ -93,7 +134,7 @@ public sealed partial class OutboxWorker<TRow>(
 
         if (batch.Count == 0)
         {
-            return new(0, false);
+            return 0;
         }
 
         if (batch.Count == options.BatchSize)
@@ -102,69 +143,66 @@ public sealed partial class OutboxWorker<TRow>(
         }
 
         var run = new BatchRun(this, claim, claimedAt + options.Lease, batch);
-        await run.DeliverAsync(sender, stoppingToken);
-        return new(batch.Count, run.TransportFailed);
+        var running = run.RunAsync(sender, stoppingToken);
+        await run.TailReached;
+        var before = FinishAsync();
+        _finishing = running;
+        await before; // long done, or soon: this batch's deliveries started as the permits came back
+        return batch.Count;
     }
 
     /// <summary>
-    /// One claimed batch on its way out. Deliveries start one by one, each when a permit is free:
-    /// the transport's <see cref="IOutboxTransport{TRow}.Concurrency"/> permits, each given back
-    /// only once its delivery's outcome is written (by the lane's <see cref="OutboxRecorder"/>).
-    /// So no more deliveries than that are ever made and not yet recorded — all a crash can
-    /// repeat: one mail per SMTP connection. While the batch is worked on, its claim is renewed
-    /// every third of a lease (<see cref="KeepAsync"/>), for the rows not yet recorded: a delivery
-    /// under way, or one whose outcome waits to be written, keeps its row however slow the relay
-    /// or the database, so no other worker takes it over meanwhile. Only a worker that cannot
-    /// renew (its database away) loses its rows, and then its deliveries are cut off before the
-    /// lease it last renewed runs out, and none starts on a row it no longer holds.
+    /// One claimed batch on its way out. Deliveries start one by one, each when one of the worker's
+    /// permits is free (<see cref="IOutboxTransport{TRow}.Concurrency"/> of them), given back only
+    /// once the delivery's outcome is written (by the lane's <see cref="OutboxRecorder"/>). So no
+    /// more deliveries than that are ever made and not yet recorded — all a crash can repeat: one
+    /// mail per SMTP connection. While the batch is worked on, its claim is renewed every third of
+    /// a lease (<see cref="KeepAsync"/>), for the rows not yet recorded: a delivery under way, or
+    /// one whose outcome waits to be written, keeps its row however slow the relay or the
+    /// database, so no other worker takes it over meanwhile. Only a worker that cannot renew (its
+    /// database away) loses its rows, and then its deliveries are cut off before the lease it last
+    /// renewed runs out, and none starts on a row it no longer holds.
     /// </summary>
     sealed class BatchRun(OutboxWorker<TRow> worker, Guid claim, DateTimeOffset leaseUntil, List<TRow> batch)
     {
-        readonly SemaphoreSlim _permits = new(worker.Concurrency);
         readonly long[] _ids = [.. batch.Select(r => r.OutboxId)];
         readonly HashSet<long> _untried = [.. batch.Select(r => r.OutboxId)];
+        readonly List<Task> _deliveries = [];
         readonly Lock _lease = new();
         readonly SemaphoreSlim _renewing = new(1);
         // cancelled just before the lease last renewed runs out: the deliveries under way stop there
         readonly CancellationTokenSource _leaseEnding = new(Remaining(leaseUntil, worker.Clock), worker.Clock);
-        volatile bool _transportFailed;
-        volatile bool _recordFailed;
-
-        public bool TransportFailed => _transportFailed;
+        readonly TaskCompletionSource _tailReached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // an outcome could not be written (the database away for a lease), or a delivery failed unexpectedly
+        volatile bool _failed;
 
         OutboxOptions Options => worker.Options;
 
-        public async Task DeliverAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
+        SemaphoreSlim Permits => worker._permits;
+
+        /// <summary>
+        /// Done when at most one round of deliveries is left to start (the transport's concurrency),
+        /// or none more will: the worker claims its next batch meanwhile, so that its deliveries
+        /// follow these without waiting for a claim.
+        /// </summary>
+        public Task TailReached => _tailReached.Task;
+
+        /// <summary>Starts the deliveries, each as a permit frees up, waits for them, and hands back what was not tried.</summary>
+        public async Task RunAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
         {
-            List<Task> deliveries = [];
             using var done = new CancellationTokenSource();
             var keeping = KeepAsync(done.Token);
             try
             {
                 // inside the try: a batch whose preparation fails (the database gone) is handed back, not held for the lease
-                await sender.PrepareAsync(batch, stoppingToken);
-                foreach (var row in batch)
-                {
-                    await _permits.WaitAsync(CancellationToken.None); // comes back as soon as an outcome is written
-                    if (stoppingToken.IsCancellationRequested || _transportFailed || _recordFailed || _leaseEnding.IsCancellationRequested)
-                    {
-                        break;
-                    }
-
-                    if (!await HoldsAsync(row))
-                    {
-                        _permits.Release(); // taken over by another worker after our lease ran out: theirs now
-                        continue;
-                    }
-
-                    deliveries.Add(DeliverAsync(sender, row, stoppingToken));
-                }
+                await StartAsync(sender, stoppingToken);
             }
             finally
             {
+                _tailReached.TrySetResult();
                 try
                 {
-                    await Task.WhenAll(deliveries);
+                    await Task.WhenAll(_deliveries);
                 }
                 finally
                 {
@@ -177,7 +215,45 @@ public sealed partial class OutboxWorker<TRow>(
                         untried = [.. _untried];
                     }
 
-                    await worker.WriteWhileDatabaseAwayAsync(connection => OutboxSql.ReleaseAsync(connection, claim, untried));
+                    if (untried.Length > 0)
+                    {
+                        await worker.WriteWhileDatabaseAwayAsync(connection => OutboxSql.ReleaseAsync(connection, claim, untried));
+                    }
+                }
+            }
+        }
+
+        async Task StartAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
+        {
+            var rows = await sender.PrepareAsync(batch, stoppingToken);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (rows.Count - i <= worker.Concurrency)
+                {
+                    _tailReached.TrySetResult();
+                }
+
+                await Permits.WaitAsync(CancellationToken.None); // comes back as soon as an outcome is written
+                var started = false;
+                try
+                {
+                    if (stoppingToken.IsCancellationRequested || worker._transportFailed || _failed || _leaseEnding.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    if (await HoldsAsync(rows[i])) // if not, taken over by another worker after our lease ran out: theirs now
+                    {
+                        _deliveries.Add(DeliverAsync(sender, rows[i], stoppingToken));
+                        started = true;
+                    }
+                }
+                finally
+                {
+                    if (!started)
+                    {
+                        Permits.Release();
+                    }
                 }
             }
         }
@@ -256,33 +332,36 @@ public sealed partial class OutboxWorker<TRow>(
         static TimeSpan Remaining(DateTimeOffset leaseUntil, TimeProvider clock) =>
             TimeSpan.FromTicks(Math.Max(0, (leaseUntil - clock.GetUtcNow() - TimeSpan.FromMilliseconds(100)).Ticks));
 
+        /// <summary>Delivers the row and records the outcome, then gives its permit back.</summary>
         async Task DeliverAsync(IOutboxSender<TRow> sender, TRow row, CancellationToken stoppingToken)
         {
-            var attempt = row.Attempts + 1;
-            Delivery delivery;
-            using (var span = DeliverySpan.Start(worker.Lane, row, attempt))
-            {
-                delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, _leaseEnding.Token, stoppingToken);
-                DeliverySpan.End(span, delivery);
-            }
-
-            worker.Count(delivery, attempt);
-            if (delivery.GiveUpBatch && delivery.Error is not null)
-            {
-                _transportFailed = true;
-            }
-
-            var now = worker.Clock.GetUtcNow();
             try
             {
+                var attempt = row.Attempts + 1;
+                Delivery delivery;
+                using (var span = DeliverySpan.Start(worker.Lane, row, attempt))
+                {
+                    delivery = await worker.DeliverWithinLeaseAsync(sender, row, attempt, _leaseEnding.Token, stoppingToken);
+                    DeliverySpan.End(span, delivery);
+                }
+
+                worker.Count(delivery, attempt);
+                if (delivery.GiveUpBatch && delivery.Error is not null)
+                {
+                    worker._transportFailed = true;
+                }
+
+                var now = worker.Clock.GetUtcNow();
                 await worker.Recorder.RecordAsync(claim, new(row.OutboxId, delivery, delivery.Error is null ? now : now + Backoff.After(attempt, Options)));
-                _permits.Release();
             }
             catch
             {
-                _recordFailed = true; // nothing more starts; the deliveries under way finish
-                _permits.Release(worker.Concurrency);
+                _failed = true; // nothing more starts; the deliveries under way finish
                 throw;
+            }
+            finally
+            {
+                Permits.Release();
             }
         }
     }

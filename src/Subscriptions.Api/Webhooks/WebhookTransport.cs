@@ -70,50 +70,49 @@ public sealed class WebhookTransport(
         """;
 
     /// <summary>
-    /// The bodies of the batch's subscription events and subscriber.updated events with
-    /// <c>data.manageUrl</c>, the reader's preference centre (derived, not stored, so it is added here rather than by the trigger that
-    /// wrote the event; the same for every attempt, so retries send the same body).
+    /// The batch with <c>data.manageUrl</c> in the bodies of its subscription events and
+    /// subscriber.updated events: the reader's preference centre (derived, not stored, so it is
+    /// added here rather than by the trigger that wrote the event; the same for every attempt, so
+    /// retries send the same body).
     /// </summary>
-    async Task<Dictionary<long, string>> WithManageLinksAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken)
+    async Task<IReadOnlyList<ClaimedWebhook>> WithManageLinksAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var subscriptions = await connection.QueryAsync<(long OutboxId, long SubscriptionId)>(new CommandDefinition(SubscriptionsOfEvents,
-            new { ids = batch.Select(b => b.OutboxId).ToArray() }, cancellationToken: cancellationToken));
-        var payloads = batch.ToDictionary(b => b.OutboxId, b => b.Payload);
-        var bodies = new Dictionary<long, string>();
+        var subscriptions = (await connection.QueryAsync<(long OutboxId, long SubscriptionId)>(new CommandDefinition(SubscriptionsOfEvents,
+            new { ids = batch.Select(b => b.OutboxId).ToArray() }, cancellationToken: cancellationToken))).ToDictionary();
         using var links = await manageLinks.UrlMakerAsync(cancellationToken);
-        foreach (var (outboxId, subscriptionId) in subscriptions)
+        return [.. batch.Select(webhook => subscriptions.TryGetValue(webhook.OutboxId, out var subscriptionId)
+            ? webhook with { Payload = WithManageUrl(webhook.Payload, links.Url(subscriptionId)) }
+            : webhook)];
+    }
+
+    static string WithManageUrl(string payload, Uri manageUrl)
+    {
+        if (JsonNode.Parse(payload) is not JsonObject { } body || body["data"] is not JsonObject data)
         {
-            if (JsonNode.Parse(payloads[outboxId]) is JsonObject { } body && body["data"] is JsonObject data)
-            {
-                data["manageUrl"] = links.Url(subscriptionId).AbsoluteUri;
-                bodies[outboxId] = body.ToJsonString();
-            }
+            return payload;
         }
 
-        return bodies;
+        data["manageUrl"] = manageUrl.AbsoluteUri;
+        return body.ToJsonString();
     }
 
     sealed class Sender(WebhookTransport transport, HttpClient http) : IOutboxSender<ClaimedWebhook>
     {
-        // made per batch before its first delivery, then only read by the batch's deliveries in flight
-        volatile Dictionary<long, string> _bodies = [];
-
-        public async Task PrepareAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken) =>
-            _bodies = await transport.WithManageLinksAsync(batch, cancellationToken);
+        public Task<IReadOnlyList<ClaimedWebhook>> PrepareAsync(IReadOnlyList<ClaimedWebhook> batch, CancellationToken cancellationToken) =>
+            transport.WithManageLinksAsync(batch, cancellationToken);
 
         public async Task<Delivery> DeliverAsync(ClaimedWebhook webhook, int attempts, CancellationToken cancellationToken)
         {
-            var payload = _bodies.GetValueOrDefault(webhook.OutboxId, webhook.Payload);
             var id = $"msg_{webhook.OutboxId}";
             var timestamp = transport.Clock.GetUtcNow();
             using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url)
             {
-                Content = new StringContent(payload, Encoding.UTF8, "application/json"),
+                Content = new StringContent(webhook.Payload, Encoding.UTF8, "application/json"),
             };
             request.Headers.Add("webhook-id", id);
             request.Headers.Add("webhook-timestamp", timestamp.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
-            request.Headers.Add("webhook-signature", new StandardWebhook(webhook.Secret).Sign(id, timestamp, payload));
+            request.Headers.Add("webhook-signature", new StandardWebhook(webhook.Secret).Sign(id, timestamp, webhook.Payload));
 
             var max = transport.MaxAttempts;
             try

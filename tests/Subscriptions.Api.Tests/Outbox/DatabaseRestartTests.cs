@@ -85,7 +85,11 @@ public sealed class DatabaseRestartTests(ApiFixture fixture, ITestOutputHelper o
     public async Task Webhook_events_queued_before_a_database_restart_are_all_delivered_with_at_most_one_extra_per_worker()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var app = new SubscriptionsApp(_connectionString, WithoutSmtp());
+        // one delivery in flight per worker, as an SMTP connection has: the 100 events go out in
+        // waves the stop lands among (the default's 128 in flight would send them all at once)
+        var settings = WithoutSmtp();
+        settings["Outbox:WebhookConcurrency"] = "1";
+        await using var app = new SubscriptionsApp(_connectionString, settings);
         using var admin = app.CreateHttpClient();
         admin.DefaultRequestHeaders.Authorization = new("Bearer", ApiFixture.AdminKey);
         await WebhookAdmin.RegisterAsync(admin, receiver, "restart", events: ["subscription.created"], delay: PerDelivery);
