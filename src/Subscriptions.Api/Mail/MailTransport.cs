@@ -66,17 +66,20 @@ public sealed class MailTransport(
         public async Task<IReadOnlyList<ClaimedMail>> PrepareAsync(IReadOnlyList<ClaimedMail> batch, CancellationToken cancellationToken)
         {
             var tokens = new List<(byte[] Hash, long SubscriptionId)>();
-            var prepared = batch.Select(mail =>
+            var prepared = new List<ClaimedMail>(batch.Count);
+            foreach (var mail in batch)
             {
-                if (mail is not { Kind: "confirmation" or "reminder", Status: "pending", SuppressedReason: null })
+                if (mail is { Kind: "confirmation" or "reminder", Status: "pending", SuppressedReason: null })
                 {
-                    return mail;
+                    var (token, hash) = Token.Mint();
+                    tokens.Add((hash, mail.SubscriptionId));
+                    prepared.Add(mail with { Token = token });
                 }
-
-                var (token, hash) = Token.Mint();
-                tokens.Add((hash, mail.SubscriptionId));
-                return mail with { Token = token };
-            }).ToList();
+                else
+                {
+                    prepared.Add(mail);
+                }
+            }
 
             if (tokens.Count > 0)
             {
