@@ -13,7 +13,7 @@ public class ExportStreamingTests(ApiFixture fixture, ITestOutputHelper output) 
         WHERE state = 'active' AND backend_type = 'client backend' AND query LIKE '%FROM subscriptions sub%ORDER BY sub.id%' AND pid <> pg_backend_pid()
         """;
 
-    /// <param name="userAgent">the consent evidence's user agent, as long as the service keeps one (512 characters) for the leaving-client test</param>
+    /// <param name="userAgent">the consent evidence's user agent (the leaving-client test's is as long as the service keeps: 512 characters)</param>
     Task Seed(string userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36") => Execute($"""
             INSERT INTO subscribers (email, email_as_typed, name, created_at, updated_at)
             SELECT 'bulk' || i || '@example.org', 'Bulk' || i || '@Example.org', 'Reader number ' || i, now(), now()
