@@ -88,7 +88,7 @@ public sealed class WebhookTransport(
 
     static string WithManageUrl(string payload, Uri manageUrl)
     {
-        if (JsonNode.Parse(payload) is not JsonObject { } body || body["data"] is not JsonObject data)
+        if (JsonNode.Parse(payload) is not JsonObject body || body["data"] is not JsonObject data)
         {
             return payload;
         }

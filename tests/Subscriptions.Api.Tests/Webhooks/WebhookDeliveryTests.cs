@@ -98,6 +98,7 @@ public sealed class WebhookDeliveryTests(ApiFixture fixture, ReceiverFixture rec
         await Eventually.TrueAsync(async () => await Scalar<bool>($"SELECT bool_and(sent_at IS NOT NULL) FROM outbox WHERE webhook_endpoint_id = {id}"),
             TimeSpan.FromSeconds(5), "the delivery is recorded");
         var delivery = Assert.Single(await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/webhooks/{id}/deliveries") ?? []);
+        Assert.Equal("delivered", delivery.GetProperty("status").GetString());
         Assert.Equal("subscription.created", delivery.GetProperty("event").GetString());
         Assert.Equal(3, delivery.GetProperty("attempts").GetInt32());
         Assert.StartsWith("500", delivery.GetProperty("lastError").GetString());
