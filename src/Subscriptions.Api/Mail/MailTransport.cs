@@ -47,6 +47,8 @@ public sealed class MailTransport(
 
     public int Concurrency => 1; // one SMTP connection per worker, one message at a time
 
+    public TimeSpan PauseAfterFailure => outboxOptions.Value.RetryBaseDelay;
+
     public ValueTask<bool> InUseAsync(CancellationToken cancellationToken) => ValueTask.FromResult(true);
 
     public async Task<List<ClaimedMail>> ClaimAsync(NpgsqlConnection connection, Guid claim, DateTimeOffset now, DateTimeOffset leaseUntil,

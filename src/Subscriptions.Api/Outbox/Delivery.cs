@@ -60,6 +60,16 @@ public interface IOutboxTransport<TRow> where TRow : IClaimedRow
     int Concurrency { get; }
 
     /// <summary>
+    /// How long a worker waits before it claims again after the transport itself failed
+    /// (<see cref="Delivery.GiveUpBatch"/>). SMTP: the relay is down for every row, so each
+    /// connection tries one mail per pause until it is back; claiming on at once would spend an
+    /// attempt of every queued mail on a relay that is down, and dead-letter the whole queue in a
+    /// long outage. Webhooks: none, the receiver that failed is paused on its own and the next claim
+    /// passes it by.
+    /// </summary>
+    TimeSpan PauseAfterFailure { get; }
+
+    /// <summary>
     /// Whether the lane can have anything to deliver at all (webhooks: only while an endpoint is
     /// registered). When not, its workers neither claim nor look in the outbox: they wait for the
     /// next wake-up or poll.

@@ -9,10 +9,11 @@ namespace Subscriptions.Api.Outbox;
 /// recording each outcome as it happens (<see cref="BatchRun"/>). The claim is fenced by its
 /// lease: renewed while the worker works on the batch, and no delivery outlives it, so a row
 /// another worker took over is never delivered twice. A failure of the transport itself hands
-/// the rest of the batch back at once, untried. When one round of a batch's deliveries is left to
-/// start, the worker claims the next batch, whose deliveries take their turns as those finish: no
-/// wait for a claim between batches, and the transport's deliveries at once are the worker's,
-/// across its batches, never more.
+/// the rest of the batch back at once, untried, and the worker claims again only after the
+/// transport's pause (<see cref="IOutboxTransport{TRow}.PauseAfterFailure"/>). When one round of
+/// a batch's deliveries is left to start, the worker claims the next batch, whose deliveries take
+/// their turns as those finish: no wait for a claim between batches, and the transport's
+/// deliveries at once are the worker's, across its batches, never more.
 /// </summary>
 public sealed partial class OutboxWorker<TRow>(
     IOutboxTransport<TRow> transport,
@@ -28,7 +29,7 @@ public sealed partial class OutboxWorker<TRow>(
     readonly SemaphoreSlim _permits = new(transport.Concurrency);
     // the last batch's deliveries still under way
     Task _finishing = Task.CompletedTask;
-    // the transport failed since the worker last claimed: what it holds goes back, nothing more starts
+    // the transport failed: what the worker holds goes back, nothing more starts until its pause is over
     volatile bool _transportFailed;
 
     public async Task RunAsync(CancellationToken stoppingToken)
@@ -45,10 +46,19 @@ public sealed partial class OutboxWorker<TRow>(
                 }
 
                 var claimed = await DispatchBatchAsync(sender, stoppingToken);
-                if (claimed < options.BatchSize)
+                if (claimed < options.BatchSize || _transportFailed)
                 {
                     await FinishAsync();
-                    await signal.WaitAsync(transport.Lane, _transportFailed ? options.RetryBaseDelay : await NextWakeAsync(stoppingToken), stoppingToken);
+                    if (_transportFailed)
+                    {
+                        // what the batches held went back untried; no signup cuts this short (they keep coming while the relay is down)
+                        _transportFailed = false;
+                        await Task.Delay(transport.PauseAfterFailure, clock, stoppingToken);
+                    }
+                    else
+                    {
+                        await signal.WaitAsync(transport.Lane, await NextWakeAsync(stoppingToken), stoppingToken);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -121,7 +131,6 @@ public sealed partial class OutboxWorker<TRow>(
     /// </summary>
     async Task<int> DispatchBatchAsync(IOutboxSender<TRow> sender, CancellationToken stoppingToken)
     {
-        _transportFailed = false;
         var claim = Guid.NewGuid();
         var claimedAt = clock.GetUtcNow();
         List<TRow> batch;

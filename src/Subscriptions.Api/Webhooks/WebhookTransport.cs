@@ -39,6 +39,8 @@ public sealed class WebhookTransport(
 
     public int Concurrency => outboxOptions.Value.WebhookConcurrency;
 
+    public TimeSpan PauseAfterFailure => TimeSpan.Zero; // the receiver is paused (webhook_endpoints.paused_until), not the lane
+
     /// <summary>Every signup wakes this lane; with no endpoint there is nothing to look for.</summary>
     public ValueTask<bool> InUseAsync(CancellationToken cancellationToken) => endpoints.AnyAsync(cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using Dapper;
@@ -28,6 +29,35 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fix
         var messages = await mail.WaitForMessagesAsync(50, TimeSpan.FromSeconds(60));
         await WaitUntil("SELECT count(*) = 50 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(10));
 
+        Assert.Equal(emails.Order(), messages.Select(m => m.To.Mailboxes.Single().Address).Order());
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task While_the_relay_refuses_connections_each_connection_tries_one_mail_per_retry_delay_and_the_queue_keeps_its_attempts()
+    {
+        await using var mail = new MailServer();
+        await mail.StartAsync();
+        var retryDelay = TimeSpan.FromSeconds(1);
+        await using var app = StartApp(mail.Port, ("Outbox:SmtpConnections", "2"), ("Outbox:BatchSize", "10"), ("Outbox:MaxAttempts", "1000"),
+            ("Outbox:RetryBaseDelay", "00:00:01"), ("Outbox:RetryMaxDelay", "00:00:02"));
+        await mail.StopAsync();
+
+        var emails = Addresses(100, "refused"); // ten batches
+        var start = Stopwatch.GetTimestamp();
+        await SignUp(app, emails);
+        await WaitUntil("SELECT count(*) > 0 FROM outbox WHERE attempts > 0", TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        var attempts = await Scalar<long>("SELECT sum(attempts) FROM outbox");
+        // each connection's first attempt, then one per retry delay (and one more, for timers' slack)
+        var bound = 2 * (Stopwatch.GetElapsedTime(start) / retryDelay + 2);
+        Assert.InRange(attempts, 1, (long)bound);
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL OR dead_at IS NOT NULL"));
+
+        await mail.StartAsync();
+        var messages = await mail.WaitForMessagesAsync(100, TimeSpan.FromSeconds(60));
+        await WaitUntil("SELECT count(*) = 100 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(10));
         Assert.Equal(emails.Order(), messages.Select(m => m.To.Mailboxes.Single().Address).Order());
         app.AssertNoErrorsLogged();
     }
