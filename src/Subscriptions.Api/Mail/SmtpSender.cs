@@ -12,7 +12,8 @@ namespace Subscriptions.Api.Mail;
 /// One SMTP connection, used by one outbox worker only (SmtpClient is not thread-safe), kept
 /// across batches: a connection costs a handshake, and TLS more. Sorts every failure into
 /// retry (4xx, refused or broken connections, timeouts) or dead (5xx), and tells apart a
-/// failure of the connection, after which the rest of the batch is handed back untried.
+/// failure of the connection or of the relay as a whole (421, 454), after which the rest of the
+/// batch is handed back untried.
 /// </summary>
 public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvider clock) : IAsyncDisposable
 {
@@ -72,9 +73,17 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
         {
             return Delivery.Dead($"{(int)ex.StatusCode} {ex.Message}");
         }
+        catch (SmtpCommandException ex) when (ex.StatusCode is SmtpStatusCode.ServiceNotAvailable or SmtpStatusCode.TemporaryAuthenticationFailure)
+        {
+            // 421: the relay closes the connection (busy, too many connections, throttled); 454: TLS or
+            // authentication unavailable for now, or a sending rate exceeded (Amazon SES). The relay,
+            // not this message: every other would get the same answer.
+            await DisconnectQuietlyAsync();
+            return Delivery.Failed($"{(int)ex.StatusCode} {ex.Message}", attempts, outbox.MaxAttempts, giveUpBatch: true);
+        }
         catch (SmtpCommandException ex)
         {
-            // 4xx for this message (greylisting, a full mailbox): the connection is fine
+            // any other 4xx is about this message (greylisting, a full mailbox): the connection is fine
             return Delivery.Failed($"{(int)ex.StatusCode} {ex.Message}", attempts, outbox.MaxAttempts);
         }
         catch (Exception ex) when (ex is SmtpProtocolException or IOException or SocketException or TimeoutException

@@ -36,6 +36,9 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
     /// <summary>Connections answered with the fault so far.</summary>
     public int Refused => Volatile.Read(ref _refused);
 
+    /// <summary>From now on every connection goes through to the real server.</summary>
+    public void Recover() => Volatile.Write(ref _refusalsLeft, 0);
+
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
