@@ -1,8 +1,9 @@
 // A webhook receiver for the tests: verifies every delivery with the Standard Webhooks reference
 // library for JavaScript (npm "standardwebhooks"), which nobody here wrote, and keeps what came.
 //   node receiver.cjs <node_modules dir>     prints "listening <port>" once it listens on 127.0.0.1
-// Control (JSON): PUT /control/<name> {"secret": "whsec_...", "failures": N, "status": 500, "mode": "ok"|"hang"|"gone", "delay": ms}
-//                 GET /control/<name>  -> [{id, timestamp, verified, error, body}] in order of arrival
+// Control (JSON): PUT /control/<name> {"secret": "whsec_...", "failures": N, "status": 500, "retryAfter": s, "mode": "ok"|"hang"|"gone", "delay": ms}
+//                 (any subset: what is left out stays as it was)
+//                 GET /control/<name>  -> [{id, timestamp, verified, error, body, answered, at}] in order of arrival (at: ms since the epoch)
 // Deliveries:     POST /hooks/<name>
 const http = require("node:http");
 const path = require("node:path");
@@ -26,7 +27,7 @@ const server = http.createServer(async (req, res) => {
   if (area === "control") {
     if (req.method === "PUT") {
       const settings = JSON.parse(body);
-      receivers.set(name, { failures: 0, status: 500, mode: "ok", delay: 0, received: [], ...receivers.get(name), ...settings });
+      receivers.set(name, { failures: 0, status: 500, retryAfter: null, mode: "ok", delay: 0, received: [], ...receivers.get(name), ...settings });
       res.writeHead(204).end();
     } else {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(receivers.get(name)?.received ?? []));
@@ -40,7 +41,7 @@ const server = http.createServer(async (req, res) => {
     return;
   }
 
-  const delivery = { id: req.headers["webhook-id"], timestamp: req.headers["webhook-timestamp"], verified: false, error: null, body: null, answered: 0 };
+  const delivery = { id: req.headers["webhook-id"], timestamp: req.headers["webhook-timestamp"], verified: false, error: null, body: null, answered: 0, at: Date.now() };
   try {
     delivery.body = new Webhook(receiver.secret).verify(body, req.headers);
     delivery.verified = true;
@@ -65,7 +66,7 @@ const server = http.createServer(async (req, res) => {
   if (receiver.failures > 0) {
     receiver.failures--;
     delivery.answered = receiver.status;
-    res.writeHead(receiver.status).end("not now");
+    res.writeHead(receiver.status, receiver.retryAfter === null ? {} : { "retry-after": String(receiver.retryAfter) }).end("not now");
     return;
   }
   delivery.answered = delivery.verified ? 200 : 401;

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
@@ -20,8 +21,10 @@ public sealed record ClaimedWebhook(long OutboxId, long EndpointId, string Url, 
 /// The outbox's webhook deliveries over HTTP, signed per Standard Webhooks (with the
 /// StandardWebhooks library, a port of the specification's reference code). 2xx is delivered;
 /// 410 disables the endpoint; anything else is retried with the outbox's backoff, then
-/// dead-lettered. A receiver that times out or refuses connections is paused for a while, so it
-/// cannot hold the workers that other receivers need.
+/// dead-lettered. A receiver that times out, refuses connections or says it is unavailable (429,
+/// 502, 503, 504) is paused for a while (its Retry-After, within the outbox's retry delays), so it
+/// cannot hold the workers that other receivers need, nor spend an attempt of each of its events
+/// while it is down.
 /// </summary>
 public sealed class WebhookTransport(
     NpgsqlDataSource dataSource,
@@ -131,12 +134,21 @@ public sealed class WebhookTransport(
                     return Delivery.Dead("410 Gone: the endpoint is disabled");
                 }
 
-                return Delivery.Failed($"{(int)response.StatusCode} {response.ReasonPhrase}", attempts, max);
+                var error = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+                if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable
+                    or HttpStatusCode.GatewayTimeout)
+                {
+                    // the receiver (or the proxy in front of it) is down or asks for less: as after a timeout
+                    await transport.PauseAsync(webhook.EndpointId, response.Headers.RetryAfter);
+                    return Delivery.Failed(error, attempts, max, giveUpBatch: true);
+                }
+
+                return Delivery.Failed(error, attempts, max);
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 // no answer in time, or no connection: leave this receiver alone for a while
-                await transport.PauseAsync(webhook.EndpointId);
+                await transport.PauseAsync(webhook.EndpointId, retryAfter: null);
                 var error = ex is TaskCanceledException ? "no answer within Webhooks__Timeout" : ex.Message;
                 return Delivery.Failed(error, attempts, max, giveUpBatch: true);
             }
@@ -164,12 +176,20 @@ public sealed class WebhookTransport(
         endpoints.Invalidate();
     }
 
-    async Task PauseAsync(long endpointId)
+    /// <summary>
+    /// Leaves the endpoint alone for <c>Outbox__RetryBaseDelay</c>, or for as long as its
+    /// Retry-After asks, up to <c>Outbox__RetryMaxDelay</c>. Its claimed events go back to the
+    /// queue; the next claims pass it by until then.
+    /// </summary>
+    async Task PauseAsync(long endpointId, RetryConditionHeaderValue? retryAfter)
     {
         var now = clock.GetUtcNow();
+        var options = outboxOptions.Value;
+        var asked = retryAfter?.Delta ?? retryAfter?.Date - now ?? options.RetryBaseDelay;
+        var pause = TimeSpan.FromTicks(Math.Clamp(asked.Ticks, options.RetryBaseDelay.Ticks, options.RetryMaxDelay.Ticks));
         await using var connection = await dataSource.OpenConnectionAsync();
         await connection.ExecuteAsync(
             "UPDATE webhook_endpoints SET paused_until = @until WHERE id = @endpointId",
-            new { endpointId, until = now + outboxOptions.Value.RetryBaseDelay });
+            new { endpointId, until = now + pause });
     }
 }

@@ -28,13 +28,21 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public string Url(string name) => new Uri(BaseAddress, $"hooks/{name}").AbsoluteUri;
 
     /// <summary>
-    /// Sets a hook up: its secret, how many deliveries it refuses first (with <paramref name="status"/>),
-    /// or a mode: "ok", "hang" (never answers), "gone" (410); and how long it takes over each answer.
+    /// Sets a hook up: its secret, how many deliveries it refuses first (with <paramref name="status"/>
+    /// and, if given, a Retry-After of <paramref name="retryAfter"/> seconds), or a mode: "ok", "hang"
+    /// (never answers), "gone" (410); and how long it takes over each answer.
     /// </summary>
-    public async Task ConfigureAsync(string name, string secret, int failures = 0, int status = 500, string mode = "ok", TimeSpan delay = default) =>
-        (await _control.PutAsJsonAsync($"control/{name}", new { secret, failures, status, mode, delay = (int)delay.TotalMilliseconds })).EnsureSuccessStatusCode();
+    public async Task ConfigureAsync(string name, string secret, int failures = 0, int status = 500, string mode = "ok", TimeSpan delay = default,
+        int? retryAfter = null) =>
+        (await _control.PutAsJsonAsync($"control/{name}", new { secret, failures, status, mode, delay = (int)delay.TotalMilliseconds, retryAfter }))
+        .EnsureSuccessStatusCode();
 
-    public sealed record Received(string? Id, string? Timestamp, bool Verified, string? Error, JsonElement Body, int Answered)
+    /// <summary>From now on the hook answers every delivery (its refusals left are dropped).</summary>
+    public async Task RecoverAsync(string name) =>
+        (await _control.PutAsJsonAsync($"control/{name}", new { failures = 0 })).EnsureSuccessStatusCode();
+
+    /// <param name="At">When it arrived, in milliseconds since the epoch (the receiver's clock).</param>
+    public sealed record Received(string? Id, string? Timestamp, bool Verified, string? Error, JsonElement Body, int Answered, long At)
     {
         public string Type => Body.GetProperty("type").GetString()!;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -34,6 +35,51 @@ public sealed class WebhookFaultTests(ApiFixture fixture, ReceiverFixture receiv
         var deliveries = await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/webhooks/{hanging}/deliveries") ?? [];
         Assert.Contains(deliveries, d => d.GetProperty("lastError").GetString() == "no answer within Webhooks__Timeout");
         Assert.DoesNotContain(deliveries, d => d.GetProperty("status").GetString() == "delivered");
+        app.AssertNoErrorsLogged();
+    }
+
+    [Theory]
+    [InlineData(503)] // down behind its proxy
+    [InlineData(429)] // asking for less
+    public async Task A_receiver_that_says_it_is_unavailable_is_left_alone_for_the_retry_delay_and_its_events_keep_their_attempts(int status)
+    {
+        var retryDelay = TimeSpan.FromSeconds(1);
+        await using var app = StartApp(null, ("Outbox:WebhookWorkers", "2"), ("Outbox:WebhookConcurrency", "1"), ("Outbox:BatchSize", "10"),
+            ("Outbox:MaxAttempts", "1000"), ("Outbox:RetryBaseDelay", "00:00:01"), ("Outbox:RetryMaxDelay", "00:00:02"));
+        using var admin = Admin(app);
+        var name = $"unavailable-{status}";
+        await WebhookAdmin.RegisterAsync(admin, Receiver, name, events: ["subscription.created"], failures: int.MaxValue, status: status);
+        var emails = Addresses(100, name); // ten batches
+
+        var start = Stopwatch.GetTimestamp();
+        await SignUp(app, emails);
+        await Receiver.WaitAsync(name, r => r.Count > 0);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var tried = (await Receiver.ReceivedAsync(name)).Count;
+
+        // each worker's first attempt, then one per pause (and one more, for timers' slack)
+        Assert.InRange(tried, 1, 2 * (Stopwatch.GetElapsedTime(start) / retryDelay + 2));
+        Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE kind = 'webhook' AND (sent_at IS NOT NULL OR dead_at IS NOT NULL)"));
+
+        await Receiver.RecoverAsync(name);
+        var received = await Receiver.WaitAsync(name, r => r.Count(Delivered) == 100, TimeSpan.FromSeconds(60));
+        Assert.Equal(emails.Order(), received.Where(Delivered).Select(r => r.Data.GetProperty("email").GetString()).Order());
+        app.AssertNoErrorsLogged();
+    }
+
+    [Fact]
+    public async Task A_receivers_retry_after_is_honoured_within_the_outbox_retry_delays()
+    {
+        await using var app = StartApp(null, ("Outbox:RetryMaxDelay", "00:00:10"));
+        using var admin = Admin(app);
+        await WebhookAdmin.RegisterAsync(admin, Receiver, "retry-after", events: ["subscription.created"], failures: 1, status: 503, retryAfter: 3);
+
+        await SignUp(app, ["retry-after@example.org"]);
+        var received = await Receiver.WaitAsync("retry-after", r => r.Any(Delivered), TimeSpan.FromSeconds(30));
+
+        Assert.Equal([503, 200], received.Select(r => r.Answered));
+        // the event's own backoff was 0.2 s (Outbox__RetryBaseDelay here): the endpoint waited the 3 s it asked for
+        Assert.InRange(received[1].At - received[0].At, 3_000, 10_000);
         app.AssertNoErrorsLogged();
     }
 
