@@ -12,8 +12,8 @@ namespace Subscriptions.Api.Mail;
 /// One SMTP connection, used by one outbox worker only (SmtpClient is not thread-safe), kept
 /// across batches: a connection costs a handshake, and TLS more. Sorts every failure into
 /// retry (4xx, refused or broken connections, timeouts) or dead (5xx), and tells apart a
-/// failure of the connection or of the relay as a whole (421, 454), after which the rest of the
-/// batch is handed back untried.
+/// failure of the connection or of the relay as a whole (421, 454, authentication), after which
+/// the rest of the batch is handed back untried.
 /// </summary>
 public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvider clock) : IAsyncDisposable
 {
@@ -69,17 +69,14 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
             _usedAt = clock.GetUtcNow();
             return Delivery.Sent;
         }
+        catch (SmtpCommandException ex) when (IsTheRelays(ex.StatusCode))
+        {
+            await DisconnectQuietlyAsync();
+            return Delivery.Failed($"{(int)ex.StatusCode} {ex.Message}", attempts, outbox.MaxAttempts, giveUpBatch: true);
+        }
         catch (SmtpCommandException ex) when ((int)ex.StatusCode >= 500)
         {
             return Delivery.Dead($"{(int)ex.StatusCode} {ex.Message}");
-        }
-        catch (SmtpCommandException ex) when (ex.StatusCode is SmtpStatusCode.ServiceNotAvailable or SmtpStatusCode.TemporaryAuthenticationFailure)
-        {
-            // 421: the relay closes the connection (busy, too many connections, throttled); 454: TLS or
-            // authentication unavailable for now, or a sending rate exceeded (Amazon SES). The relay,
-            // not this message: every other would get the same answer.
-            await DisconnectQuietlyAsync();
-            return Delivery.Failed($"{(int)ex.StatusCode} {ex.Message}", attempts, outbox.MaxAttempts, giveUpBatch: true);
         }
         catch (SmtpCommandException ex)
         {
@@ -87,9 +84,11 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
             return Delivery.Failed($"{(int)ex.StatusCode} {ex.Message}", attempts, outbox.MaxAttempts);
         }
         catch (Exception ex) when (ex is SmtpProtocolException or IOException or SocketException or TimeoutException
-            or OperationCanceledException or MailKit.Security.AuthenticationException or ServiceNotConnectedException)
+            or OperationCanceledException or MailKit.Security.AuthenticationException or ServiceNotConnectedException
+            or ServiceNotAuthenticatedException)
         {
-            // the connection failed (refused, broken, silent, cancelled): it is reopened next time
+            // the connection failed (refused, broken, silent, cancelled, or a 530 to MAIL FROM: the relay
+            // wants credentials, and MailKit throws this for it): it is reopened next time
             await DisconnectQuietlyAsync();
             if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
             {
@@ -99,6 +98,19 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
             return Delivery.Failed($"{ex.GetType().Name}: {ex.Message}", attempts, outbox.MaxAttempts, giveUpBatch: true);
         }
     }
+
+    /// <summary>
+    /// A reply that is about the relay, not the message: every other would get the same, so the
+    /// batch goes back untried rather than each queued mail spending an attempt on it (or, for a
+    /// 5xx, being dead-lettered). 421: the relay closes the connection (busy, too many connections,
+    /// throttled); 454: TLS or authentication unavailable for now, or a sending rate exceeded
+    /// (Amazon SES); 530, 534, 535, 538: the relay wants credentials (other ones, a stronger
+    /// mechanism, TLS first): its configuration, which the operator fixes while the mail waits.
+    /// </summary>
+    static bool IsTheRelays(SmtpStatusCode reply) => reply is SmtpStatusCode.ServiceNotAvailable
+        or SmtpStatusCode.TemporaryAuthenticationFailure or SmtpStatusCode.AuthenticationRequired
+        or SmtpStatusCode.AuthenticationMechanismTooWeak or SmtpStatusCode.AuthenticationInvalidCredentials
+        or SmtpStatusCode.EncryptionRequiredForAuthenticationMechanism;
 
     /// <summary>
     /// A connection idle past <see cref="OutboxOptions.ConnectionIdleTimeout"/> is closed, one the

@@ -6,10 +6,10 @@ namespace Subscriptions.Api.Tests.Infrastructure;
 
 /// <summary>
 /// Stands in front of a real SMTP server. Its first <c>refusals</c> connections are answered
-/// here: the greeting and EHLO succeed (advertising no extensions), RCPT TO gets
-/// <c>rcptReply</c> (as greylisting or a full mailbox would) and then the server hangs up, so
-/// each retry needs a new connection; a null <c>rcptReply</c> never answers at all (a server
-/// that hangs). Later connections are piped to the real server untouched.
+/// here: the greeting and EHLO succeed (advertising no extensions), RCPT TO (or the command
+/// named by <c>faultyCommand</c>) gets <c>rcptReply</c> (as greylisting or a full mailbox would)
+/// and then the server hangs up, so each retry needs a new connection; a null <c>rcptReply</c>
+/// never answers at all (a server that hangs). Later connections are piped to the real server untouched.
 /// </summary>
 public sealed class FaultySmtpProxy : IAsyncDisposable
 {
@@ -17,16 +17,18 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
     readonly CancellationTokenSource _stop = new();
     readonly int _upstreamPort;
     readonly string? _rcptReply;
+    readonly string _faultyCommand;
     readonly Task _accepting;
     int _refusalsLeft;
     int _refused;
     int _connections;
 
-    public FaultySmtpProxy(int upstreamPort, int refusals, string? rcptReply)
+    public FaultySmtpProxy(int upstreamPort, int refusals, string? rcptReply, string faultyCommand = "RCPT")
     {
         _upstreamPort = upstreamPort;
         _refusalsLeft = refusals;
         _rcptReply = rcptReply;
+        _faultyCommand = faultyCommand;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -74,20 +76,20 @@ public sealed class FaultySmtpProxy : IAsyncDisposable
             while (await reader.ReadLineAsync(_stop.Token) is { } line)
             {
                 var verb = line.Split(' ', 2)[0].ToUpperInvariant();
-                if (verb == "RCPT" && _rcptReply is null)
+                if (verb == _faultyCommand && _rcptReply is null)
                 {
                     await reader.ReadLineAsync(_stop.Token); // until the client gives up and hangs up
                     return;
                 }
 
-                await writer.WriteLineAsync(verb switch
+                var faulted = verb == _faultyCommand;
+                await writer.WriteLineAsync(faulted ? _rcptReply : verb switch
                 {
                     "EHLO" or "HELO" => "250 faulty.test",
-                    "RCPT" => _rcptReply,
                     "QUIT" => "221 2.0.0 Bye",
                     _ => "250 2.0.0 OK",
                 });
-                if (verb is "QUIT" or "RCPT")
+                if (faulted || verb == "QUIT")
                 {
                     return;
                 }

@@ -37,12 +37,15 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fix
     [InlineData("refused")] // nothing listens
     [InlineData("421 4.7.0 Try again later, closing connection")] // a throttling relay
     [InlineData("454 Throttling failure: Maximum sending rate exceeded")] // Amazon SES's
-    public async Task While_the_relay_is_unavailable_each_connection_tries_one_mail_per_retry_delay_and_the_queue_keeps_its_attempts(string relay)
+    [InlineData("530 5.7.0 Authentication required", "MAIL")] // a relay that wants credentials none were configured for
+    [InlineData("535 5.7.8 Authentication credentials invalid", "MAIL")] // a relay that no longer takes them
+    public async Task While_the_relay_is_unavailable_each_connection_tries_one_mail_per_retry_delay_and_the_queue_keeps_its_attempts(
+        string relay, string faultyCommand = "RCPT")
     {
         await using var mail = new MailServer();
         await mail.StartAsync();
         var refused = relay == "refused";
-        await using var proxy = new FaultySmtpProxy(mail.Port, refusals: int.MaxValue, rcptReply: relay);
+        await using var proxy = new FaultySmtpProxy(mail.Port, refusals: int.MaxValue, rcptReply: relay, faultyCommand);
         var retryDelay = TimeSpan.FromSeconds(1);
         await using var app = StartApp(refused ? mail.Port : proxy.Port, ("Outbox:SmtpConnections", "2"), ("Outbox:BatchSize", "10"),
             ("Outbox:MaxAttempts", "1000"), ("Outbox:RetryBaseDelay", "00:00:01"), ("Outbox:RetryMaxDelay", "00:00:02"));
