@@ -413,6 +413,14 @@ public sealed partial class OutboxWorker<TRow>(
         {
             return Delivery.Failed("the delivery did not finish within the claim's lease", attempt, options.MaxAttempts, giveUpBatch: true);
         }
+        catch (Exception ex) when (ex is not (NpgsqlException or OutOfMemoryException))
+        {
+            // A bug, or a row its transport cannot handle (a mail that cannot be composed): this row's
+            // failure, retried and dead-lettered like any other. Thrown on, it would stop the batch and
+            // hold its rows for a lease, and come back first in the queue to do it again.
+            LogDeliveryFailedUnexpectedly(ex, transport.Lane, row.OutboxId, attempt);
+            return Delivery.Failed($"{ex.GetType().Name}: {ex.Message}", attempt, options.MaxAttempts);
+        }
     }
 
     void Count(Delivery delivery, int attempt)
@@ -436,6 +444,9 @@ public sealed partial class OutboxWorker<TRow>(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Lane} outbox worker failed unexpectedly; it carries on in 5 s.")]
     partial void LogUnexpected(Exception exception, OutboxLane lane);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Delivering {Lane} outbox row {OutboxId} failed unexpectedly on attempt {Attempts}.")]
+    partial void LogDeliveryFailedUnexpectedly(Exception exception, OutboxLane lane, long outboxId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A {Lane} delivery failed on attempt {Attempts}; {Disposition}.")]
     partial void LogNotDelivered(OutboxLane lane, int attempts, string disposition);

@@ -129,6 +129,38 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fix
     }
 
     [Fact]
+    public async Task A_mail_that_cannot_be_composed_is_retried_then_dead_lettered_and_the_mail_behind_it_goes_out()
+    {
+        await using var app = StartApp(overrides: [("Outbox:SmtpConnections", "1"), ("Outbox:MaxAttempts", "2")]);
+        using var client = app.CreateHttpClient();
+        await client.GetAsync("/health/ready"); // migrated
+        // A sender MimeKit cannot parse: the lists API refuses it, but a row written by hand or by an
+        // earlier version can hold one. It stands for any delivery that throws (a bug composing one mail).
+        await Execute("""
+            INSERT INTO lists (slug, name, sender_name, sender_email, consent_text, consent_text_version)
+            VALUES ('broken', 'Broken', 'The Desk', 'desk..desk@news.example', 'I agree', '1')
+            """);
+        var poison = await client.PostAsJsonAsync("/api/subscriptions", new { email = "poison@example.org", consent = true, lists = new[] { "broken" } });
+        Assert.Equal(HttpStatusCode.Accepted, poison.StatusCode);
+        var emails = Addresses(20, "behind-poison");
+        await SignUp(client, emails);
+
+        await WaitUntil("SELECT count(*) = 20 FROM outbox WHERE sent_at IS NOT NULL", TimeSpan.FromSeconds(30));
+        await WaitUntil("SELECT count(*) = 1 FROM outbox WHERE dead_at IS NOT NULL", TimeSpan.FromSeconds(30));
+
+        var dead = await Scalar<string>("SELECT concat_ws(' ', id, attempts, last_error) FROM outbox WHERE dead_at IS NOT NULL");
+        Assert.Matches(@"^\d+ 2 ParseException: ", dead);
+        var received = (await Fixture.Mail.MessagesAsync())
+            .Select(m => m.To.Mailboxes.Single().Address).Where(a => a.StartsWith("behind-poison", StringComparison.Ordinal)).ToList();
+        Assert.Equal(emails.Order(), received.Order());
+        // one error per attempt, naming the row (not the address) and carrying the exception
+        var errors = app.Logs.GetSnapshot().Where(r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Error).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.All(errors, e => Assert.Contains($"outbox row {dead.Split(' ')[0]}", e.Message));
+        Assert.All(errors, e => Assert.IsType<MimeKit.ParseException>(e.Exception));
+    }
+
+    [Fact]
     public async Task A_utf8_address_is_dead_lettered_when_the_server_lacks_smtputf8()
     {
         // the proxy's EHLO advertises no extension at all
