@@ -434,8 +434,17 @@ public sealed partial class OutboxWorker<TRow>(
         if (delivery.Error is not null)
         {
             metrics.Delivered(transport.Lane, delivery.Result == DeliveryResult.Dead ? "dead_lettered" : "failed");
-            // the reason stays in outbox.last_error: server replies can quote the address
-            LogNotDelivered(transport.Lane, attempt, delivery.Result == DeliveryResult.Dead ? "dead-lettered" : "will retry");
+            var disposition = delivery.Result == DeliveryResult.Dead ? "dead-lettered" : "will retry";
+            if (delivery.GiveUpBatch)
+            {
+                // the relay or the receiver failed, not the row: what it said is about itself, and the operator needs it
+                LogTransportFailed(transport.Lane, attempt, disposition, delivery.Error);
+            }
+            else
+            {
+                // the reason stays in outbox.last_error: a reply about one message can quote its address
+                LogNotDelivered(transport.Lane, attempt, disposition);
+            }
         }
     }
 
@@ -450,4 +459,8 @@ public sealed partial class OutboxWorker<TRow>(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A {Lane} delivery failed on attempt {Attempts}; {Disposition}.")]
     partial void LogNotDelivered(OutboxLane lane, int attempts, string disposition);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "A {Lane} delivery failed on attempt {Attempts} because the relay or receiver did ({Reason}); {Disposition}, and the rest of its batch goes back to the queue untried.")]
+    partial void LogTransportFailed(OutboxLane lane, int attempts, string disposition, string reason);
 }

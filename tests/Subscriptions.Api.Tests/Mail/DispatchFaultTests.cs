@@ -65,6 +65,10 @@ public sealed class DispatchFaultTests(ApiFixture fixture) : OwnDatabaseTest(fix
         var bound = 2 * (Stopwatch.GetElapsedTime(start) / retryDelay + 2);
         Assert.InRange(attempts, 1, (long)bound);
         Assert.Equal(0, await Scalar<long>("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL OR dead_at IS NOT NULL"));
+        // the operator reads in the log what the relay said
+        var said = refused ? "refused" : relay.Split(' ', 3)[2];
+        Assert.Contains(app.Logs.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning
+            && r.Message.Contains("because the relay or receiver did", StringComparison.Ordinal) && r.Message.Contains(said, StringComparison.Ordinal));
 
         if (refused)
         {
