@@ -19,8 +19,10 @@ using Subscriptions.Api.Mail;
 using Subscriptions.Api.Signup;
 
 // Baselines for tests/bench/run.sh, each printing what it measured per second.
-//   mail <smtp host> <smtp port> <count> [warmup] a plain MailKit loop sending the service's own confirmation
-//                                               mails (ConfirmationMail.ComposeAsync) over one connection
+//   mail <smtp host> <smtp port> <count> [warmup] [relay pid]
+//                                               a plain MailKit loop sending the service's own confirmation
+//                                               mails (ConfirmationMail.ComposeAsync) over one connection; after
+//                                               the rate, the CPU milliseconds it and the relay spent on the count
 //   webhooks <url> <count> <secret> [warmup]    a plain HttpClient loop posting signed event payloads
 //   receive-webhooks <port>                     the receiver both post to: answers 204, GET /count says how many came
 //   signup-sql                                  prints the signup endpoint's statement, for the pgbench baseline
@@ -42,10 +44,11 @@ switch (args.ElementAtOrDefault(0))
         break;
     case "mail":
         Console.WriteLine(await SendMails(args.ElementAtOrDefault(1) ?? "127.0.0.1", Number(args.ElementAtOrDefault(2) ?? "1025"),
-            Number(args.ElementAtOrDefault(3) ?? "10000"), Number(args.ElementAtOrDefault(4) ?? "0")));
+            Number(args.ElementAtOrDefault(3) ?? "10000"), Number(args.ElementAtOrDefault(4) ?? "0"),
+            args.ElementAtOrDefault(5) is { } relay ? Number(relay) : null));
         break;
     default:
-        Console.Error.WriteLine("usage: mail <host> <port> <count> [warmup] | webhooks <url> <count> <secret> [warmup] | receive-webhooks <port> | signup-sql | drain-outbox <connection string> <condition>");
+        Console.Error.WriteLine("usage: mail <host> <port> <count> [warmup] [relay pid] | webhooks <url> <count> <secret> [warmup] | receive-webhooks <port> | signup-sql | drain-outbox <connection string> <condition>");
         return 2;
 }
 
@@ -55,18 +58,20 @@ static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
 
 // Both loops first run `warmup` unmeasured rounds, as the harness does with the service: the
 // runtime compiles hot code again with what it learned (tiered PGO), on both sides alike.
-static async Task<string> SendMails(string host, int port, int count, int warmup)
+static async Task<string> SendMails(string host, int port, int count, int warmup, int? relayPid)
 {
     var from = MailboxAddress.Parse(new SmtpOptions().From);
     var texts = new StringLocalizer<Texts>(new ResourceManagerStringLocalizerFactory(Options.Create(new LocalizationOptions()), NullLoggerFactory.Instance));
     using var client = new SmtpClient();
     await client.ConnectAsync(host, port, SecureSocketOptions.None);
     var stopwatch = Stopwatch.StartNew();
+    var (ownCpu, relayCpu) = (TimeSpan.Zero, TimeSpan.Zero);
     for (var i = -warmup; i < count; i++)
     {
         if (i == 0)
         {
             stopwatch.Restart();
+            (ownCpu, relayCpu) = (Process.GetCurrentProcess().TotalProcessorTime, CpuTime(relayPid));
         }
 
         var link = new Uri($"http://127.0.0.1:5091/confirm/{Token.Mint().Token}");
@@ -76,8 +81,23 @@ static async Task<string> SendMails(string host, int port, int count, int warmup
     }
 
     stopwatch.Stop();
+    (ownCpu, relayCpu) = (Process.GetCurrentProcess().TotalProcessorTime - ownCpu, CpuTime(relayPid) - relayCpu);
     await client.DisconnectAsync(true);
-    return $"{count / stopwatch.Elapsed.TotalSeconds:F0}";
+    return $"{count / stopwatch.Elapsed.TotalSeconds:F0} {ownCpu.TotalMilliseconds:F0} {relayCpu.TotalMilliseconds:F0}";
+}
+
+// A process's CPU time (user and system) from /proc/<pid>/stat: utime and stime, the 14th and 15th
+// fields, in clock ticks (USER_HZ, 100 a second on Linux); counted after the command's closing parenthesis.
+static TimeSpan CpuTime(int? pid)
+{
+    if (pid is null)
+    {
+        return TimeSpan.Zero;
+    }
+
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
 }
 
 // One connection and one prepared statement, every 20 ms. It replaces a shell loop that started

@@ -164,32 +164,64 @@ SQL
 # it, the state autovacuum keeps a service in use in: the warm-up's sent rows vacuumed, statistics
 # taken. A watcher with one connection looks every 20 ms (a shell loop started psql, a process and
 # a PostgreSQL backend, 20 times a second: CPU taken from the measured side only).
+# After the seconds, the CPU milliseconds spent meanwhile by each process named in CPU_OF (pids),
+# as cpu_ms counts them.
 queue_and_drain() {
   vacuum
   dotnet "$BENCHMARKS" drain-outbox "Host=127.0.0.1;Port=$PG_PORT;Database=bench;Username=postgres" "$1" > "$WORK/drain.out" &
-  local watcher=$! begin
+  local watcher=$! begin pid before=() i=0
   until grep -q ready "$WORK/drain.out"; do sleep 0.05; done
   "${@:2}" >/dev/null
   begin=$(date +%s%N)
+  for pid in ${CPU_OF:-}; do before+=("$(cpu_ms "$pid")"); done
   wait "$watcher"
-  awk "BEGIN {print ($(date +%s%N) - $begin) / 1e9}"
+  echo -n "$(awk "BEGIN {print ($(date +%s%N) - $begin) / 1e9}")"
+  for pid in ${CPU_OF:-}; do echo -n " $(($(cpu_ms "$pid") - before[i++]))"; done
+  echo
+}
+# CPU milliseconds the processes have spent so far: each one's own, its ended children's (PostgreSQL's
+# ended backends are counted in the postmaster's) and its live children's (the backends still open).
+cpu_ms() {
+  local ticks=0 pid child
+  for pid in "$@"; do
+    ticks=$((ticks + $(awk '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$pid/stat")))
+    for child in $(pgrep -P "$pid"); do
+      ticks=$((ticks + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    done
+  done
+  echo $((ticks * 1000 / $(getconf CLK_TCK)))
 }
 queue_and_drain "kind <> 'webhook'" queue_mails 1 $WARM_ROUNDS >/dev/null
 # Three rounds a side, in turn (each with a new MailDev; the service paused meanwhile), and each
 # side's median counts: from one run to the next and within one, the loop's own rate moved between
 # 850 and 1,320 msg/s, and the CPU MailDev spent per message by a third (session 14, the scenario
 # alone, per-process CPU from /proc): one round of each side, a minute apart, compared that drift.
+# Each round also counts the CPU each process spent per message: the service, PostgreSQL (every
+# backend) and MailDev on one side, the loop and MailDev on the other. On two cores the service's
+# side is bound by the sum (two cores' milliseconds a second over it); the loop, one connection,
+# mostly by its round trips.
 median() { sort -n | sed -n 2p; }
-MAILKIT_ROUNDS= DISPATCH_ROUNDS=
+per_mail() { awk "BEGIN {printf \"%.2f\", $1 / $MAILS}"; }
+POSTMASTER_PID=$(head -1 "$WORK/data/postmaster.pid")
+MAILKIT_ROUNDS= DISPATCH_ROUNDS= CPU_LOOP= CPU_LOOP_RELAY= CPU_SERVICE= CPU_POSTGRES= CPU_RELAY=
 for round in 0 1 2; do
   start_maildev
-  MAILKIT_ROUNDS+="$(while_service_paused dotnet "$BENCHMARKS" mail 127.0.0.1 $SMTP_PORT $MAILS $WARM_ROUNDS) "
+  read -r rate loop_ms relay_ms <<<"$(while_service_paused dotnet "$BENCHMARKS" mail 127.0.0.1 $SMTP_PORT $MAILS $WARM_ROUNDS $MAIL_PID)"
+  MAILKIT_ROUNDS+="$rate " CPU_LOOP+="$(per_mail "$loop_ms") " CPU_LOOP_RELAY+="$(per_mail "$relay_ms") "
   start_maildev
-  seconds=$(queue_and_drain "kind <> 'webhook'" queue_mails $((WARM_ROUNDS + 1 + round * MAILS)) $MAILS)
+  read -r seconds service_ms postgres_ms relay_ms <<<"$(CPU_OF="$APP_PID $POSTMASTER_PID $MAIL_PID" \
+    queue_and_drain "kind <> 'webhook'" queue_mails $((WARM_ROUNDS + 1 + round * MAILS)) $MAILS)"
   DISPATCH_ROUNDS+="$(awk "BEGIN {printf \"%d\", $MAILS / $seconds}") "
+  CPU_SERVICE+="$(per_mail "$service_ms") " CPU_POSTGRES+="$(per_mail "$postgres_ms") " CPU_RELAY+="$(per_mail "$relay_ms") "
 done
 BASELINE_MPS=$(echo $MAILKIT_ROUNDS | tr ' ' '\n' | median)
 DISPATCH_MPS=$(echo $DISPATCH_ROUNDS | tr ' ' '\n' | median)
+for name in CPU_LOOP CPU_LOOP_RELAY CPU_SERVICE CPU_POSTGRES CPU_RELAY; do
+  declare "${name}_MEDIAN=$(echo ${!name} | tr ' ' '\n' | median)"
+done
+CPU_SIDE=$(awk "BEGIN {printf \"%.2f\", $CPU_SERVICE_MEDIAN + $CPU_POSTGRES_MEDIAN + $CPU_RELAY_MEDIAN}")
+CPU_LOOP_SIDE=$(awk "BEGIN {printf \"%.2f\", $CPU_LOOP_MEDIAN + $CPU_LOOP_RELAY_MEDIAN}")
+CPU_BOUND_MPS=$(awk "BEGIN {printf \"%d\", $(nproc) * 1000 / $CPU_SIDE}")
 DEAD=$("${PSQL[@]}" bench -c "SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL")
 # Signup to delivery, one signup at a time (about 15 a second), each timed until MailDev lists it.
 LATENCY=$(python3 tests/bench/mail-latency.py 200 "http://127.0.0.1:$APP_PORT" "http://127.0.0.1:$MAIL_UI_PORT")
@@ -272,6 +304,7 @@ signup (wrk -c32, ${DURATION}s)   ${SIGNUP_RPS} req/s   pgbench same SQL ${PGBEN
   with the 10 ms answer floor     ${PADDED_RPS} req/s, p99 ${PADDED_P99}
 mail dispatch ($MAILS)            ${DISPATCH_MPS} msg/s    MailKit loop ${BASELINE_MPS} msg/s   $(ratio "$DISPATCH_MPS" "$BASELINE_MPS")   (dead-lettered: $DEAD)
   rounds (median counts)          service ${DISPATCH_ROUNDS}  baseline ${MAILKIT_ROUNDS}
+  CPU ms a message (medians)      service ${CPU_SERVICE_MEDIAN} + PostgreSQL ${CPU_POSTGRES_MEDIAN} + MailDev ${CPU_RELAY_MEDIAN} = ${CPU_SIDE} ($(nproc) cores: at most ${CPU_BOUND_MPS} msg/s)   loop ${CPU_LOOP_MEDIAN} + MailDev ${CPU_LOOP_RELAY_MEDIAN} = ${CPU_LOOP_SIDE}
   signup to delivery (one by one) p50 ${MAIL_P50} ms, p95 ${MAIL_P95} ms
 webhooks ($HOOKS)                 ${WEBHOOK_HPS} events/s  HttpClient loop ${BASELINE_HPS} events/s   $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS")   (dead-lettered: $HOOKS_DEAD)
   rounds (median counts)          service ${WEBHOOK_ROUNDS}  baseline ${BASELINE_ROUNDS}
@@ -292,6 +325,9 @@ cat > TestResults/bench.json <<JSON
              "half_peak_requests_per_second": $HALF_RPS, "half_peak_p50": "$HALF_P50", "half_peak_p99": "$HALF_P99"},
   "dispatch": {"messages": $MAILS, "messages_per_second": $DISPATCH_MPS, "baseline_mailkit_messages_per_second": $BASELINE_MPS,
                "ratio": $(ratio "$DISPATCH_MPS" "$BASELINE_MPS"), "dead_lettered": $DEAD,
+               "cpu_ms_per_message": {"service": $CPU_SERVICE_MEDIAN, "postgres": $CPU_POSTGRES_MEDIAN, "maildev": $CPU_RELAY_MEDIAN,
+                                      "baseline_loop": $CPU_LOOP_MEDIAN, "baseline_maildev": $CPU_LOOP_RELAY_MEDIAN},
+               "cpu_bound_messages_per_second": $CPU_BOUND_MPS,
                "signup_to_delivery_p50_ms": $MAIL_P50, "signup_to_delivery_p95_ms": $MAIL_P95},
   "webhooks": {"events": $HOOKS, "events_per_second": $WEBHOOK_HPS, "baseline_httpclient_events_per_second": $BASELINE_HPS,
                "ratio": $(ratio "$WEBHOOK_HPS" "$BASELINE_HPS"), "dead_lettered": $HOOKS_DEAD},
