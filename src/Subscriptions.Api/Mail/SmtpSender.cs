@@ -85,10 +85,11 @@ public sealed class SmtpSender(SmtpOptions smtp, OutboxOptions outbox, TimeProvi
         }
         catch (Exception ex) when (ex is SmtpProtocolException or IOException or SocketException or TimeoutException
             or OperationCanceledException or MailKit.Security.AuthenticationException or ServiceNotConnectedException
-            or ServiceNotAuthenticatedException)
+            or ServiceNotAuthenticatedException or MailKit.Security.SslHandshakeException or MailKit.Security.SaslException
+            or NotSupportedException)
         {
-            // the connection failed (refused, broken, silent, cancelled, or a 530 to MAIL FROM: the relay
-            // wants credentials, and MailKit throws this for it): it is reopened next time
+            // the connection failed (refused, broken, silent, cancelled; a 530 to MAIL FROM: the relay wants
+            // credentials; TLS refused, an expired certificate, STARTTLS or AUTH not offered): it is reopened next time
             await DisconnectQuietlyAsync();
             if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
             {

@@ -437,8 +437,9 @@ public sealed partial class OutboxWorker<TRow>(
             var disposition = delivery.Result == DeliveryResult.Dead ? "dead-lettered" : "will retry";
             if (delivery.GiveUpBatch)
             {
-                // the relay or the receiver failed, not the row: what it said is about itself, and the operator needs it
-                LogTransportFailed(transport.Lane, attempt, disposition, delivery.Error);
+                // the relay or the receiver failed, not the row: what it said is about itself, and the operator
+                // needs it; an address it quotes all the same (Postfix: "454 4.7.1 <a@b>: Relay access denied") is left out
+                LogTransportFailed(transport.Lane, attempt, disposition, AnyAddress().Replace(delivery.Error, "<address>"));
             }
             else
             {
@@ -447,6 +448,9 @@ public sealed partial class OutboxWorker<TRow>(
             }
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[^\s<>]+@[^\s<>]+")]
+    private static partial System.Text.RegularExpressions.Regex AnyAddress();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL is unavailable to the {Lane} outbox worker; retrying in 5 s.")]
     partial void LogDatabaseUnavailable(Exception exception, OutboxLane lane);
