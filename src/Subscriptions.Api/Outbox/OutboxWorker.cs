@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Npgsql;
 using Subscriptions.Api.Hosting;
 
@@ -449,8 +450,8 @@ public sealed partial class OutboxWorker<TRow>(
         }
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"[^\s<>]+@[^\s<>]+")]
-    private static partial System.Text.RegularExpressions.Regex AnyAddress();
+    [GeneratedRegex(@"[^\s<>]+@[^\s<>]+")]
+    private static partial Regex AnyAddress();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL is unavailable to the {Lane} outbox worker; retrying in 5 s.")]
     partial void LogDatabaseUnavailable(Exception exception, OutboxLane lane);
